@@ -1,0 +1,63 @@
+"""The ``neurolatent`` command: help, version, info and convert on the real suite2p example."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import neurolatent
+from neurolatent.cli import main
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert neurolatent.__version__ in capsys.readouterr().out
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("info", "convert", "fit", "demo", "theory"):
+        assert command in out
+
+
+def test_console_script_installed():
+    result = subprocess.run([sys.executable, "-m", "neurolatent.cli", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and neurolatent.__version__ in result.stdout
+
+
+def test_info_suite2p_warns_placeholder_fs(suite2p_plane0, capsys):
+    assert main(["info", str(suite2p_plane0)]) == 0
+    captured = capsys.readouterr()
+    assert "suite2p" in captured.out
+    assert "23" in captured.out and "864" in captured.out  # 23 ROIs x 864 frames
+    assert "fs=" in captured.err  # the placeholder-fs warning says how to pass the frame rate
+
+
+def test_convert_roundtrip(suite2p_plane0, tmp_path):
+    from neurolatent import io
+
+    out = tmp_path / "rec.nc"
+    assert main(["convert", str(suite2p_plane0), str(out), "--fs", "30"]) == 0
+    ds = io.read_netcdf(out)
+    raw = np.load(suite2p_plane0 / "F.npy")
+    np.testing.assert_array_equal(ds["F"].values, raw.T.astype(np.float32))  # exact copy, no arithmetic
+    assert ds.attrs["fs"] == 30.0
+
+
+def test_missing_recording_is_one_line_error(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "Traceback" not in err
+
+
+def test_convert_rejects_non_nc_and_writes_nothing(suite2p_plane0, tmp_path, capsys):
+    out = tmp_path / "rec.csv"
+    assert main(["convert", str(suite2p_plane0), str(out), "--fs", "30"]) == 2
+    assert not out.exists()
+    assert ".nc" in capsys.readouterr().err
