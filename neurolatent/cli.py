@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (CLIError, RecordingError, FileNotFoundError, ValueError) as exc:
+    except (CLIError, RecordingError, FileNotFoundError, ValueError, ImportError) as exc:
         print(f"neurolatent {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,6 @@
+"""Real recordings (local path, ``$NEUROLATENT_DATA``, ``../shared/data``, download) and synthetic generators."""
+from .fly import load_fly_ellipsoid_body
+from .synthetic import make_ring_recording, ring_tuning
+from .turner_evans import read_turner_evans_2017
+
+__all__ = ["load_fly_ellipsoid_body", "read_turner_evans_2017", "make_ring_recording", "ring_tuning"]
