@@ -1,2 +1,15 @@
-"""Supporting learning methods, one subpackage per family (``nl.methods.<family>``)."""
-__all__: list[str] = []
+"""Supporting learning methods from recent papers, one subpackage per family.
+
+- :mod:`neurolatent.methods.common`: the shared harness (offline datasets, small models with
+  permutation specs, a training loop, evaluation, linear CKA);
+- :mod:`neurolatent.methods.rebasin`: permutation matching, linear mode connectivity, mode
+  combinability and model stitching;
+- :mod:`neurolatent.methods.optim`: KFAC, FOOF, exact natural gradient, RLLC, FishLeg and exact
+  Gauss-Newton in reversible networks;
+- :mod:`neurolatent.methods.infotheory`: information-bottleneck theory.
+
+Nothing here imports :mod:`neurolatent.models`.
+"""
+from . import common, infotheory, optim, rebasin
+
+__all__ = ["common", "rebasin", "optim", "infotheory"]

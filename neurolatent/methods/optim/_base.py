@@ -1,0 +1,100 @@
+"""Checks shared by the optimisers of :mod:`neurolatent.methods.optim` (private).
+
+Every optimiser here validates its hyper-parameters the same way and treats non-finite gradients
+with the same documented policy:
+
+``nonfinite="skip"`` (default)
+    If any gradient holds NaN or +-inf the step is skipped entirely (no parameter, curvature or
+    memory update) and a :class:`RuntimeWarning` names the first offending parameter.
+``nonfinite="raise"``
+    A :class:`FloatingPointError` is raised instead.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Iterable
+
+import torch
+from torch import nn
+
+SUPPORTED_LAYERS = (nn.Linear, nn.Conv2d)
+
+
+def check_positive(value: float, name: str, owner: str) -> float:
+    """``value`` as a float if finite and > 0, else a ValueError naming ``owner`` and ``name``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{owner}: {name} must be a positive number, got {value!r}") from err
+    if not math.isfinite(v) or v <= 0.0:
+        raise ValueError(f"{owner}: {name} must be finite and > 0, got {value!r}; "
+                         f"pass a small positive {name} such as 1e-3")
+    return v
+
+
+def check_nonneg(value: float, name: str, owner: str, upper: float | None = None) -> float:
+    v = float(value)
+    if not math.isfinite(v) or v < 0.0 or (upper is not None and v >= upper):
+        rng = f"[0, {upper})" if upper is not None else ">= 0"
+        raise ValueError(f"{owner}: {name} must lie in {rng}, got {value!r}")
+    return v
+
+
+def check_policy(policy: str, owner: str) -> str:
+    if policy not in ("skip", "raise"):
+        raise ValueError(f"{owner}: nonfinite must be 'skip' or 'raise', got {policy!r}")
+    return policy
+
+
+def gradients_finite(named: Iterable[tuple[str, torch.Tensor]], policy: str, owner: str) -> bool:
+    """True when every gradient is finite; otherwise warn (``skip``) and return False, or raise."""
+    for name, p in named:
+        if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+            msg = (f"{owner}: the gradient of parameter {name!r} holds NaN or inf; "
+                   "the step was skipped (lower the learning rate, check the inputs, or clip gradients)")
+            if policy == "raise":
+                raise FloatingPointError(msg.replace("the step was skipped", "no step was taken"))
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+            return False
+    return True
+
+
+def named_params_of(params: list[torch.Tensor]) -> list[tuple[str, torch.Tensor]]:
+    return [(f"#{i} (shape {tuple(p.shape)})", p) for i, p in enumerate(params)]
+
+
+def split_layers(model: nn.Module, owner: str, unsupported: str = "raise",
+                 supported: tuple[type, ...] = SUPPORTED_LAYERS) -> tuple[list[nn.Module], list[nn.Parameter]]:
+    """The supported layers of ``model`` and the parameters of everything else.
+
+    ``unsupported="raise"`` raises a TypeError naming the first module type that owns trainable
+    parameters but is not one of ``supported``; ``"sgd"`` returns those parameters so the caller
+    can update them with a first-order rule.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{owner} needs the model (an nn.Module) to attach its layer hooks, got {type(model).__name__}")
+    if unsupported not in ("raise", "sgd"):
+        raise ValueError(f"{owner}: unsupported must be 'raise' or 'sgd', got {unsupported!r}")
+    layers, rest = [], []
+    for name, mod in model.named_modules():
+        own = [p for p in mod.parameters(recurse=False) if p.requires_grad]
+        if not own:
+            continue
+        ok = isinstance(mod, supported) and not (isinstance(mod, nn.Conv2d) and mod.groups != 1)
+        if ok:
+            layers.append(mod)
+        elif unsupported == "raise":
+            kinds = ", ".join(t.__name__ for t in supported)
+            extra = " with groups=1" if nn.Conv2d in supported else ""
+            raise TypeError(
+                f"{owner}: layer {name!r} of type {type(mod).__name__} has trainable parameters but only "
+                f"{kinds}{extra} layers are supported; remove it (e.g. use a model without BatchNorm), "
+                "freeze its parameters, or pass unsupported='sgd' to update it with plain SGD"
+            )
+        else:
+            rest.extend(own)
+    if not layers:
+        raise TypeError(f"{owner}: the model has no supported layer ({', '.join(t.__name__ for t in supported)}); "
+                        "use a first-order optimiser for it")
+    return layers, rest
