@@ -61,3 +61,33 @@ def test_convert_rejects_non_nc_and_writes_nothing(suite2p_plane0, tmp_path, cap
     assert main(["convert", str(suite2p_plane0), str(out), "--fs", "30"]) == 2
     assert not out.exists()
     assert ".nc" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_writes_fit_and_figures(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--quiet"]) == 0
+    import xarray as xr
+
+    with xr.open_dataset(out / "fit.nc", engine="h5netcdf") as fit:
+        assert "time" in fit.dims
+        assert any("mean" in name for name in fit.data_vars), list(fit.data_vars)
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) >= 2, f"expected figures in {out}, found {pngs}"
+
+
+@pytest.mark.slow
+def test_fit_two_manifolds_writes_cv_table(tmp_path):
+    from neurolatent.datasets import make_ring_recording
+    from neurolatent import io
+
+    rec = tmp_path / "ring.nc"
+    io.write_netcdf(make_ring_recording(n_neurons=12, n_time=200, seed=1), rec)
+    out = tmp_path / "res"
+    assert main(["fit", str(rec), "--manifold", "T1", "--manifold", "R1", "--out", str(out),
+                 "--max-steps", "300", "--quiet"]) == 0
+    import xarray as xr
+
+    assert (out / "fit.nc").exists()
+    with xr.open_dataset(out / "fit.nc", engine="h5netcdf") as fit:
+        assert fit.sizes["time"] == 200
