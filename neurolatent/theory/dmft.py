@@ -1,0 +1,587 @@
+"""Stationary dynamical mean-field theory (DMFT) of random and gated rate networks.
+
+:func:`dmft` solves the large-N single-site problem and returns a :class:`DMFTResult` with the
+stationary autocorrelation on a τ grid, the variance Δ₀, the mean-field maximal Lyapunov
+exponent, convergence diagnostics and a phase label. Routes (``method="auto"`` picks the first
+that applies):
+
+``"scs"`` — :class:`VanillaRNN`. Particle-in-a-potential method of Sompolinsky, Crisanti &
+    Sommers (1988): :math:`\\ddot\\Delta = \\Delta - g^2 C_\\phi(\\Delta;\\Delta_0)`, Δ₀ from the
+    energy condition :math:`\\Delta_0^2/2 = g^2(\\langle\\Phi^2\\rangle - \\langle\\Phi\\rangle^2)`,
+    :math:`\\Phi = \\ln\\cosh` (brentq), the ODE integrated by DOP853 until Δ reaches ``1e-4 Δ₀``
+    and continued by its exponential tail :math:`e^{-\\tau\\sqrt{1 - g^2\\langle\\phi'\\rangle^2}}`.
+    λ_max from the Schrödinger problem :math:`H = -\\partial_\\tau^2 - g^2 C_{\\phi'}(\\tau)`,
+    :math:`\\lambda_{max} = -1 + \\sqrt{-E_0}` (finite differences, Dirichlet box). Verified here:
+    Δ̇(τ) is an eigenfunction of H with energy −1 (``diagnostics["excited_state_energy"]``);
+    Δ₀ = 1.9248, λ = 0.1125 at g = 2 and Δ₀ = 71.37, λ = 0.773 at g = 10, within 0.5% and 2.3%
+    / 1.1% of the N = 4096 network values 1.917, 0.110 and 71.30, 0.765 (tests/theory/test_dmft.py).
+
+``"reduce"`` — :class:`GatedRNN` with ``alpha_z = alpha_r = 0`` and ``beta_h = 0``: exact
+    reduction (derived: substitute ``x = g_h h``) to SCS with ``g = g_h σ_r(0)`` and time constant
+    ``τ_h / σ_z(0)``; ``Δ_h = Δ_x / g_h²``, ``λ = λ_SCS σ_z(0) / τ_h``.
+
+``"gaussian"`` — :class:`GatedRNN` with ``alpha_z = 0``: h, z and r are Gaussian. Damped
+    fixed-point iteration in Fourier space on a periodic τ grid,
+    :math:`S_h(\\omega) = s_z^2 S_{\\sigma_r\\phi}(\\omega)/(s_z^2 + \\tau_h^2\\omega^2)`,
+    :math:`S_r = S_\\phi/(1 + \\tau_r^2\\omega^2)`. λ_max from the two-component linear eigenproblem
+    (derived with the ansatz :math:`Q(t,s) = e^{\\kappa(t+s)}\\psi(t-s)`)
+
+    .. math::
+        [(\\tau_h\\kappa + s_z)^2 - \\tau_h^2\\partial^2]\\psi_h &= s_z^2[C_{\\sigma_r}C_{\\phi'}\\psi_h
+                                                          + C_{\\sigma_r'}C_\\phi\\psi_r] \\\\
+        [(\\tau_r\\kappa + 1)^2 - \\tau_r^2\\partial^2]\\psi_r &= C_{\\phi'}\\psi_h
+
+    solved as "largest eigenvalue of the resolvent operator = 1" by brentq in κ. For α_r = 0 it is
+    the SCS Schrödinger problem (tested: the gaussian route reproduces the scs route).
+
+``"sampling"`` — :class:`GatedRNN` with ``alpha_z > 0``: h is not Gaussian. Monte-Carlo DMFT:
+    z and r stay Gaussian (exact spectral filters of C_φ), M single-site h paths are integrated
+    (exponential integrator) under sampled Gaussian η_h with covariance C_{σ_r} C_φ, C_φ is
+    re-estimated from the paths, and the iteration is damped. The result carries Monte-Carlo
+    error (``diagnostics["mc_noise"]``); the residual is compared against ``tol`` plus that noise.
+    The mean-field λ_max comes from a sampled *tangent DMFT* (derived here; the notes' formula
+    was not recovered): single-site perturbations driven by Gaussian tangent noises whose
+    two-time covariances are re-estimated from the samples, iterated on a 30-time-unit window;
+    ``diagnostics["lambda_mc_std"]`` is its Monte-Carlo spread. Checked against the exact
+    resolvent route at α_z = 0 (α_r = 4: 0.116 vs 0.1164) and against finite-network Benettin
+    estimates (tests/theory/test_theory_lambda_grid.py). Its accuracy degrades for small λ
+    (window-limited: 0.013 vs 0.023 at g_h = 3, α = 0).
+
+Non-convergence raises :class:`DMFTConvergenceError` carrying the residual, the iteration count
+and the unconverged result; with ``on_fail="return"`` that result is returned with
+``converged=False`` instead. Nothing is ever returned silently as if converged.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+from scipy import integrate, optimize
+from scipy.linalg import eigh_tridiagonal, solve_banded
+from scipy.sparse.linalg import LinearOperator, eigs
+
+from ._quad import PairTable, gauss_mean
+from .models import GatedRNN, VanillaRNN
+
+__all__ = ["dmft", "DMFTResult", "DMFTConvergenceError"]
+
+
+class DMFTConvergenceError(RuntimeError):
+    """The DMFT iteration did not reach ``tol``; ``.residual``, ``.n_iter`` and ``.result`` say how far."""
+
+    def __init__(self, message: str, residual: float, n_iter: int, result: "DMFTResult"):
+        super().__init__(message)
+        self.residual, self.n_iter, self.result = residual, n_iter, result
+
+
+@dataclass
+class DMFTResult:
+    """Solution of the stationary DMFT.
+
+    Attributes
+    ----------
+    model : VanillaRNN or GatedRNN
+    tau : ndarray ``(n,)``
+        Lags (time units of the model), starting at 0.
+    autocorrelation : ndarray ``(n,)``
+        :math:`C(\\tau)` of the main variable (x for SCS, h for the gated RNN).
+    correlations : dict of ndarray ``(n,)``
+        Further correlation functions (``"phi"``, and for gated ``"z"``, ``"r"``, ``"sigma_r"``).
+    delta0 : float
+        :math:`\\Delta_0 = C(0)`.
+    lambda_max : float
+        Mean-field maximal Lyapunov exponent (``nan`` where the route has none).
+    phase : str
+        ``"quiescent"`` (Δ₀ = 0, zero fixed point stable), ``"chaotic"`` (time-dependent
+        stationary solution, C decays), ``"static"`` (nonzero Δ₀ with C constant in τ),
+        ``"critical"`` (at the zero-fixed-point instability).
+    converged : bool
+    residual : float
+        Final relative change ``max|C_new - C| / Δ₀`` (SCS: |energy condition| / Δ₀²).
+    n_iter : int
+    method : str
+    history : ndarray
+        Residual per iteration.
+    diagnostics : dict
+        Route-specific checks (e.g. ``excited_state_energy``, ``mc_noise``, ``lambda_route``).
+    samples : dict of ndarray, optional
+        Single-site samples (``h, z, r, eta``) for :func:`jacobian_spectrum`.
+    """
+
+    model: object
+    tau: np.ndarray
+    autocorrelation: np.ndarray
+    correlations: dict
+    delta0: float
+    lambda_max: float
+    phase: str
+    converged: bool
+    residual: float
+    n_iter: int
+    method: str
+    history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    diagnostics: dict = field(default_factory=dict)
+    samples: dict | None = None
+
+    def to_dataset(self) -> xr.Dataset:
+        """Correlations as an ``xarray.Dataset`` over ``tau`` with scalar results in ``attrs``."""
+        data = {"C": ("tau", self.autocorrelation)}
+        data.update({f"C_{k}": ("tau", v) for k, v in self.correlations.items()})
+        attrs = {"model": repr(self.model), "delta0": float(self.delta0), "lambda_max": float(self.lambda_max),
+                 "phase": self.phase, "converged": int(self.converged), "residual": float(self.residual),
+                 "n_iter": int(self.n_iter), "method": self.method}
+        attrs.update({k: v for k, v in self.diagnostics.items() if isinstance(v, (int, float, str))})
+        return xr.Dataset(data, coords={"tau": self.tau}, attrs=attrs)
+
+
+def _tanh_fns(g: float, b: float = 0.0):
+    phi = lambda x: np.tanh(g * x + b)  # noqa: E731
+    dphi = lambda x: g * (1 - np.tanh(g * x + b) ** 2)  # noqa: E731
+    return phi, dphi, 1.0 / max(g, 1e-3)
+
+
+def _sig_fns(alpha: float, c: float):
+    s = lambda x: 1 / (1 + np.exp(-(alpha * x + c)))  # noqa: E731
+    ds = lambda x: alpha * s(x) * (1 - s(x))  # noqa: E731
+    return s, ds, 1.0 / max(alpha, 1e-3)
+
+
+# --------------------------------------------------------------------------------------- SCS
+def _scs(g: float, dt: float, tau_max: float | None):
+    """SCS DMFT for tau = 1; returns (tau, C_x, C_phi, delta0, lambda, diagnostics)."""
+    if g <= 1.0:
+        n = int(round((tau_max or 50.0) / dt)) + 1
+        tau = np.arange(n) * dt
+        return tau, np.zeros(n), np.zeros(n), 0.0, g - 1.0, {"lambda_route": "zero fixed point: g - 1"}, 0.0
+    Phi = lambda x: np.logaddexp(x, -x) - math.log(2.0)  # noqa: E731  (ln cosh, overflow-safe)
+
+    def energy(D):  # divided by D^2 so that the root is well scaled
+        m1, m2 = gauss_mean(Phi, D, 1.0), gauss_mean(lambda x: Phi(x) ** 2, D, 1.0)
+        return 0.5 - g * g * (m2 - m1 * m1) / (D * D)
+
+    grid = np.geomspace(1e-6, 2.0 * g * g + 10.0, 90)
+    vals = np.array([energy(D) for D in grid])
+    idx = np.nonzero((vals[:-1] < 0) & (vals[1:] >= 0))[0]
+    if len(idx) == 0:
+        raise DMFTConvergenceError(f"no nonzero root of the SCS energy condition for g={g}", np.inf, 0, None)
+    i = idx[-1]
+    D0 = optimize.brentq(energy, grid[i], grid[i + 1], xtol=1e-14 * grid[i + 1], rtol=1e-14)
+    energy_res = abs(energy(D0))
+    tab_phi = PairTable(np.tanh, D0, 1.0, n_nodes=257)
+    tab_dphi = PairTable(lambda x: 1 - np.tanh(x) ** 2, D0, 1.0, n_nodes=257)
+    mean_dphi = gauss_mean(lambda x: 1 - np.tanh(x) ** 2, D0, 1.0)
+    k_tail = math.sqrt(max(1.0 - g * g * mean_dphi ** 2, 1e-12))
+    if tau_max is None:
+        tau_max = max(60.0, 30.0 / k_tail)
+
+    def rhs(t, y):
+        return [y[1], y[0] - g * g * tab_phi(y[0])]
+
+    stop = lambda t, y: y[0] - 1e-4 * D0  # noqa: E731
+    stop.terminal, stop.direction = True, -1
+    turn = lambda t, y: y[1]  # noqa: E731
+    turn.terminal, turn.direction = True, 1
+    sol = integrate.solve_ivp(rhs, (0.0, tau_max), [D0, 0.0], method="DOP853", rtol=1e-11, atol=1e-13 * D0,
+                              dense_output=True, events=[stop, turn])
+    t_star = sol.t[-1]
+    tau = np.arange(int(round(tau_max / dt)) + 1) * dt
+    C = np.where(tau <= t_star, sol.sol(np.minimum(tau, t_star))[0],
+                 sol.y[0, -1] * np.exp(-k_tail * (tau - t_star)))
+    C_phi = tab_phi(C)
+    # Schrödinger problem on the symmetric grid [-tau_max, tau_max] (Dirichlet box)
+    full = np.concatenate([C[:0:-1], C])
+    V = -g * g * tab_dphi(full)
+    d = 2.0 / dt ** 2 + V
+    e = -np.ones(len(full) - 1) / dt ** 2
+    E = eigh_tridiagonal(d, e, select="i", select_range=(0, 2), eigvals_only=True)
+    lam = -1.0 + math.sqrt(max(-E[0], 0.0))
+    diag = {"lambda_route": "schrodinger", "ground_energy": float(E[0]),
+            "excited_state_energy": float(E[np.argmin(np.abs(E + 1))]), "tail_rate": k_tail,
+            "mean_dphi": mean_dphi, "ode_stop_tau": float(t_star), "ode_stop_value": float(sol.y[0, -1] / D0)}
+    return tau, C, C_phi, D0, lam, diag, energy_res
+
+
+def _scs_result(model: VanillaRNN, dt, tau_max):
+    tau, C, C_phi, D0, lam, diag, res = _scs(model.g, dt / model.tau, None if tau_max is None else tau_max / model.tau)
+    phase = "quiescent" if model.g < 1 else ("critical" if model.g == 1 else "chaotic")
+    return DMFTResult(model, tau * model.tau, C, {"phi": C_phi}, D0, lam / model.tau, phase, True, res, 1,
+                      "scs", np.array([res]), diag)
+
+
+# ------------------------------------------------------------------------------ gated, alpha_z = 0
+def _sym(c):
+    """Even periodic extension [c0..c_{n-1}, c_{n-2}..c1] of a one-sided correlation."""
+    return np.concatenate([c, c[-2:0:-1]])
+
+
+def _filter(c, dt, tau_c, gain=1.0):
+    """Stationary output correlation of ``tau_c y' = gain (-y + input)`` for input correlation ``c``."""
+    L = 2 * len(c) - 2
+    w = 2 * np.pi * np.fft.rfftfreq(L, d=dt)
+    S = np.fft.rfft(_sym(c)).real
+    return np.fft.irfft(S * gain ** 2 / (gain ** 2 + (tau_c * w) ** 2), n=L)[: len(c)]
+
+
+def _lambda_gaussian(m: GatedRNN, tau, C_h, C_r, sz, n_nodes=161):
+    """Largest κ of the two-component eigenproblem (module docstring); symmetric grid, Dirichlet."""
+    dt = tau[1] - tau[0]
+    phi, dphi, sc_h = _tanh_fns(m.g_h, m.beta_h)
+    sr, dsr, sc_r = _sig_fns(m.alpha_r, m.gate_offset("r"))
+    full_h, full_r = np.concatenate([C_h[:0:-1], C_h]), np.concatenate([C_r[:0:-1], C_r])
+    c_sr = PairTable(sr, C_r[0], sc_r, n_nodes)(full_r)
+    c_dphi = PairTable(dphi, C_h[0], sc_h, n_nodes)(full_h)
+    c1 = c_sr * c_dphi
+    M = len(full_h)
+    if m.alpha_r == 0 or C_h[0] == 0:
+        # symmetric: -psi'' - (sz/tau_h)^2 c1 psi = -((tau_h k + sz)/tau_h)^2 psi
+        d = 2.0 / dt ** 2 - (sz / m.tau_h) ** 2 * c1
+        E = eigh_tridiagonal(d, -np.ones(M - 1) / dt ** 2, select="i", select_range=(0, 0), eigvals_only=True)[0]
+        return (-sz + m.tau_h * math.sqrt(max(-E, 0.0))) / m.tau_h, "schrodinger"
+    c2 = PairTable(dsr, C_r[0], sc_r, n_nodes)(full_r) * PairTable(phi, C_h[0], sc_h, n_nodes)(full_h)
+    c3 = c_dphi
+
+    def banded(a, t):  # a I - t^2 D2 in solve_banded layout
+        ab = np.empty((3, M))
+        ab[0, :], ab[2, :] = -(t / dt) ** 2, -(t / dt) ** 2
+        ab[1, :] = a + 2 * (t / dt) ** 2
+        return ab
+
+    def mu(k):
+        Ah, Ar = banded((m.tau_h * k + sz) ** 2, m.tau_h), banded((m.tau_r * k + 1) ** 2, m.tau_r)
+        op = LinearOperator((M, M), dtype=float, matvec=lambda v: solve_banded(
+            (1, 1), Ah, sz ** 2 * (c1 * v.ravel() + c2 * solve_banded((1, 1), Ar, c3 * v.ravel()))))
+        return float(np.max(eigs(op, k=1, which="LR", return_eigenvectors=False, tol=1e-10).real))
+
+    lo = max(-sz / m.tau_h, -1.0 / m.tau_r) + 1e-6
+    if mu(lo) < 1:
+        return lo, "resolvent (below the bracket)"
+    hi = 0.1
+    while mu(hi) > 1:
+        hi = 2 * hi + 0.1
+    return optimize.brentq(lambda k: mu(k) - 1, lo, hi, xtol=1e-8), "resolvent"
+
+
+def _gated_grid(m: GatedRNN, dt, tau_max, sz):
+    # the grid follows the effective time constants tau_h / s_z and tau_r (and tau_z when the z
+    # gate is dynamic): a grid much finer than the slow scale makes the iteration stagnate
+    eff = ([m.tau_h / max(sz, 1e-3)] + ([m.tau_r] if m.alpha_r > 0 else [])
+           + ([m.tau_z] if m.alpha_z > 0 else []))
+    dt = dt or 0.1 * min(eff)
+    tau_max = tau_max or max(1000 * dt, 40.0 * max(eff))
+    return np.arange(int(round(tau_max / dt)) + 1) * dt, dt
+
+
+def _phase(D0, C, lam, quiet=1e-10):
+    """quiescent (Δ0 = 0); static (C flat in τ and no positive λ); chaotic otherwise."""
+    if D0 < quiet:
+        return "quiescent"
+    if abs(C[-1]) > 0.95 * D0 and not lam > 1e-3:
+        return "static"
+    return "chaotic"
+
+
+def _gated_gaussian(m: GatedRNN, dt, tau_max, tol, max_iter, damping, init_variance, n_nodes=161):
+    sz = 1 / (1 + math.exp(-m.gate_offset("z")))
+    tau, dt = _gated_grid(m, dt, tau_max, sz)
+    phi, _, sc_h = _tanh_fns(m.g_h, m.beta_h)
+    sr, _, sc_r = _sig_fns(m.alpha_r, m.gate_offset("r"))
+    C = init_variance * np.exp(-tau / max(m.tau_h / sz, 1.0))
+    hist = []
+
+    def G(C):
+        C_phi = PairTable(phi, C[0], sc_h, n_nodes)(C)
+        C_r = _filter(C_phi, dt, m.tau_r)
+        C_sr = PairTable(sr, C_r[0], sc_r, n_nodes)(C_r)
+        return _filter(C_sr * C_phi, dt, m.tau_h, gain=sz)
+
+    # Anderson mixing (depth 5) on top of the damped iteration: plain damping needs ~10^3
+    # iterations near the transition; Anderson needs tens. Reset when the residual grows.
+    dX, dF, x_prev, f_prev = [], [], None, None
+    for it in range(1, max_iter + 1):
+        new = G(C)
+        f = new - C
+        res = float(np.max(np.abs(f)) / max(C[0], 1e-12))
+        hist.append(res)
+        if C[0] < 1e-12 or res < tol:
+            C = new if res < tol else C
+            break
+        if f_prev is not None:
+            dX.append(C - x_prev)
+            dF.append(f - f_prev)
+            dX, dF = dX[-5:], dF[-5:]
+        x_prev, f_prev = C.copy(), f.copy()
+        if len(hist) > 1 and res > 2 * hist[-2]:
+            dX, dF = [], []
+        step = C + damping * f
+        if dF:
+            Fm, Xm = np.array(dF).T, np.array(dX).T
+            gamma = np.linalg.lstsq(Fm, f, rcond=None)[0]
+            step = step - (Xm + damping * Fm) @ gamma
+        if not np.all(np.isfinite(step)) or step[0] < 0.3 * C[0]:  # no extrapolating toward collapse
+            step, dX, dF = C + 0.5 * f, [], []
+        C = step
+    quiet = C[0] < 1e-12
+    if quiet:
+        C = np.zeros_like(C)
+    C_phi = PairTable(phi, C[0], sc_h, n_nodes)(C)
+    C_r = _filter(C_phi, dt, m.tau_r)
+    C_z = _filter(C_phi, dt, m.tau_z)
+    C_sr = PairTable(sr, C_r[0], sc_r, n_nodes)(C_r)
+    converged = quiet or hist[-1] < tol
+    lam, route = _lambda_gaussian(m, tau, C, C_r, sz, n_nodes)
+    diag = {"lambda_route": route, "s_z": sz}
+    phase = "quiescent" if quiet else _phase(C[0], C, lam)
+    if quiet and abs(lam) < 1e-6:
+        phase = "critical"
+    samples = _gaussian_samples(m, C, C_r, C_z, tau, sz)
+    return DMFTResult(m, tau, C, {"phi": C_phi, "r": C_r, "z": C_z, "sigma_r": C_sr}, float(C[0]), lam, phase,
+                      converged, hist[-1], len(hist), "gaussian", np.array(hist), diag, samples)
+
+
+def _gaussian_samples(m, C, C_r, C_z, tau, sz, n=20000, seed=0):
+    """Single-site samples at one time: h, z, r independent Gaussians; eta - h = tau_h hdot / s_z."""
+    rng = np.random.default_rng(seed)
+    dt = tau[1] - tau[0]
+    hdd = max(-(2 * C[1] - 2 * C[0]) / dt ** 2, 0.0) if C[0] > 0 else 0.0  # -C''(0) = var(hdot)
+    h = math.sqrt(C[0]) * rng.standard_normal(n)
+    return {"h": h, "z": math.sqrt(C_z[0]) * rng.standard_normal(n), "r": math.sqrt(C_r[0]) * rng.standard_normal(n),
+            "eta": h + m.tau_h * math.sqrt(hdd) / sz * rng.standard_normal(n)}
+
+
+# ------------------------------------------------------------------------- gated, alpha_z > 0
+def _sample_paths(c, n_paths, rng):
+    """Stationary Gaussian paths with correlation ``c`` (lags 0..n-1) by circulant embedding."""
+    L = 2 * len(c) - 2
+    S = np.clip(np.fft.rfft(_sym(c)).real, 0.0, None)
+    w = rng.standard_normal((n_paths, L // 2 + 1)) + 1j * rng.standard_normal((n_paths, L // 2 + 1))
+    w[:, 0] = w[:, 0].real * math.sqrt(2)
+    w[:, -1] = w[:, -1].real * math.sqrt(2)
+    return np.fft.irfft(w * np.sqrt(S * L / 2), n=L)[:, : len(c)]
+
+
+def _autocorr(x, n_lag):
+    """Average over paths and time origins of x(t) x(t + lag), lags 0..n_lag-1 (FFT, zero-padded)."""
+    T = x.shape[1]
+    F = np.fft.rfft(x, n=2 * T)
+    ac = np.fft.irfft(np.abs(F) ** 2, n=2 * T)[:, :n_lag].mean(0)
+    return ac / (T - np.arange(n_lag))
+
+
+def _gated_sampling(m: GatedRNN, dt, tau_max, tol, max_iter, damping, init_variance, n_paths, seed,
+                    n_nodes=161, lyapunov=True):
+    rng = np.random.default_rng(seed)
+    sz0 = 1 / (1 + math.exp(-m.gate_offset("z")))
+    tau, dt = _gated_grid(m, dt, tau_max, sz0)
+    n = len(tau)
+    n_burn = n // 2
+    phi, _, sc_h = _tanh_fns(m.g_h, m.beta_h)
+    sr, _, sc_r = _sig_fns(m.alpha_r, m.gate_offset("r"))
+    szf, _, _ = _sig_fns(m.alpha_z, m.gate_offset("z"))
+    C_phi = PairTable(phi, init_variance, sc_h)(init_variance * np.exp(-tau))
+    hist, noise, avg, n_avg = [], np.inf, None, 0
+    long_tau = np.arange(n_burn + 2 * n) * dt
+    h_last = math.sqrt(init_variance) * rng.standard_normal(n_paths)
+    for it in range(1, max_iter + 1):
+        cp = np.concatenate([C_phi, np.full(len(long_tau) - n, C_phi[-1])])  # extend by the last value
+        C_r = _filter(cp, dt, m.tau_r)
+        C_z = _filter(cp, dt, m.tau_z)
+        C_sr = PairTable(sr, C_r[0], sc_r, n_nodes)(C_r)
+        z = _sample_paths(C_z, n_paths, rng)
+        eta = _sample_paths(C_sr * cp, n_paths, rng)
+        s = szf(z) * dt / m.tau_h
+        h = np.empty_like(z)
+        h[:, 0] = h_last
+        for t in range(1, z.shape[1]):  # exponential integrator with midpoint gate and input
+            a = 0.5 * (s[:, t - 1] + s[:, t])
+            e = 0.5 * (eta[:, t - 1] + eta[:, t])
+            h[:, t] = e + (h[:, t - 1] - e) * np.exp(-a)
+        h_last = h[:, -1]
+        keep = slice(n_burn, None)
+        new = _autocorr(phi(h[:, keep]), n)
+        per_path = np.fft.irfft(np.abs(np.fft.rfft(phi(h[:, keep]), n=4 * n)) ** 2, n=4 * n)[:, 0] / (2 * n)
+        noise = float(np.std(per_path) / math.sqrt(n_paths) / max(new[0], 1e-12))
+        res = float(np.max(np.abs(new - C_phi)) / max(C_phi[0], 1e-12))
+        hist.append(res)
+        C_phi = (1 - damping) * C_phi + damping * new
+        if C_phi[0] < 1e-10:
+            break
+        if res < tol + 4 * noise:  # converged to within the Monte-Carlo noise: average a few more
+            n_avg += 1
+            avg = (h[:, keep], z[:, keep], eta[:, keep], C_phi) if avg is None else avg
+            if n_avg >= 3:
+                break
+    quiet = C_phi[0] < 1e-10
+    converged = quiet or n_avg >= 1
+    hk, zk, ek = h[:, keep], z[:, keep], eta[:, keep]
+    C_h = np.zeros(n) if quiet else _autocorr(hk, n)
+    cp = np.concatenate([C_phi, np.full(len(long_tau) - n, C_phi[-1])])
+    C_r, C_z = _filter(cp, dt, m.tau_r)[:n], _filter(cp, dt, m.tau_z)[:n]
+    C_sr = PairTable(sr, C_r[0], sc_r, n_nodes)(C_r)
+    pick = rng.integers(0, hk.shape[1], size=hk.shape[0])
+    rows = np.arange(hk.shape[0])
+    samples = {"h": hk[rows, pick], "z": zk[rows, pick], "eta": ek[rows, pick],
+               "r": math.sqrt(max(C_r[0], 0.0)) * rng.standard_normal(hk.shape[0])}
+    if quiet:
+        samples = {k: np.zeros_like(v) for k, v in samples.items()}
+    lam = float(m.g_h * sz0 * sr(np.zeros(1))[0] - sz0) / m.tau_h if quiet else float("nan")
+    diag = {"lambda_route": "zero fixed point" if quiet else "unavailable", "mc_noise": noise, "n_paths": n_paths}
+    out = DMFTResult(m, tau, C_h, {"phi": C_phi, "r": C_r, "z": C_z, "sigma_r": C_sr}, float(C_h[0]), lam,
+                     "quiescent", converged, hist[-1], len(hist), "sampling", np.array(hist), diag, samples)
+    if not quiet and lyapunov:
+        out.lambda_max, diag["lambda_mc_std"] = _tangent_lambda(m, out, seed=seed + 1)
+        diag["lambda_route"] = "tangent sampling"
+    if not quiet:
+        out.phase = _phase(C_h[0], C_h, out.lambda_max)
+    return out
+
+
+def _tangent_lambda(m: GatedRNN, res: "DMFTResult", window: float = 30.0, n_iter: int = 30, M: int = 2000,
+                    seed: int = 1):
+    r"""Mean-field λ_max for α_z > 0 by a sampled *tangent DMFT* (derived here, see module docstring).
+
+    Perturbations obey :math:`\tau_h\dot{\delta h} = \sigma_z(-\delta h + \delta\eta_h) + \sigma_z'
+    (-h+\eta)\delta z`, :math:`\tau_z\dot{\delta z} = -\delta z + \delta\eta_z`, likewise δr, with
+    Gaussian tangent noises independent of the base noises (sign symmetry of the linear problem)
+    and two-time covariances :math:`\Sigma_h = C_{\sigma_r}\circ A + C_{\sigma_r'}C_\phi\circ Q_r`,
+    :math:`\Sigma_z = \Sigma_r = A`, :math:`A(t,s) = \langle\phi'\delta h(t)\,\phi'\delta h(s)\rangle`
+    estimated from the samples (no factorisation of φ' and δh). Iterated on a window; λ is the
+    growth rate of ⟨δh²⟩ over the second half of the window, averaged over the last iterations.
+    """
+    from scipy.linalg import toeplitz
+
+    rng = np.random.default_rng(seed)
+    tau = res.tau
+    dt = tau[1] - tau[0]
+    n_w = min(int(round(window / dt)), len(tau))
+    phi, dphi, sc_h = _tanh_fns(m.g_h, m.beta_h)
+    sr, dsr, sc_r = _sig_fns(m.alpha_r, m.gate_offset("r"))
+    szf, dszf, _ = _sig_fns(m.alpha_z, m.gate_offset("z"))
+    C_phi, C_r = res.correlations["phi"], res.correlations["r"]
+    nb = len(tau)
+    n_tot = nb + n_w
+    cp = np.concatenate([C_phi, np.full(n_tot - len(C_phi), C_phi[-1])])
+    Cz, Cr = _filter(cp, dt, m.tau_z), _filter(cp, dt, m.tau_r)
+    z = _sample_paths(Cz, M, rng)
+    eta = _sample_paths(PairTable(sr, Cr[0], sc_r)(Cr) * cp, M, rng)
+    s = szf(z) * dt / m.tau_h
+    h = np.empty_like(z)
+    h[:, 0] = math.sqrt(max(res.delta0, 0.0)) * rng.standard_normal(M)
+    for t in range(1, n_tot):
+        a, e = 0.5 * (s[:, t - 1] + s[:, t]), 0.5 * (eta[:, t - 1] + eta[:, t])
+        h[:, t] = e + (h[:, t - 1] - e) * np.exp(-a)
+    h, z, eta = h[:, nb:], z[:, nb:], eta[:, nb:]
+    T_sr = toeplitz(PairTable(sr, C_r[0], sc_r)(C_r)[:n_w])
+    T_q = toeplitz(PairTable(dsr, C_r[0], sc_r)(C_r)[:n_w] * C_phi[:n_w])
+    decay = np.exp(-szf(z) * dt / m.tau_h)
+    cross = dt / m.tau_h * dszf(z) * (eta - h)
+    dph = dphi(h)
+    A, Qr, lams = np.zeros((n_w, n_w)), np.zeros((n_w, n_w)), []
+
+    def draw(S):
+        w, V = np.linalg.eigh(S)
+        return (rng.standard_normal((M, n_w)) * np.sqrt(np.clip(w, 0, None))) @ V.T
+
+    for _ in range(n_iter):
+        nh, nz, nr = draw(T_sr * A + T_q * Qr), draw(A), draw(A)
+        dh, dz, dr = np.zeros((M, n_w)), np.zeros((M, n_w)), np.zeros((M, n_w))
+        dh[:, 0] = rng.standard_normal(M)
+        for t in range(n_w - 1):
+            dh[:, t + 1] = dh[:, t] * decay[:, t] + (1 - decay[:, t]) * nh[:, t] + cross[:, t] * dz[:, t]
+            dz[:, t + 1] = dz[:, t] + dt / m.tau_z * (nz[:, t] - dz[:, t])
+            dr[:, t + 1] = dr[:, t] + dt / m.tau_r * (nr[:, t] - dr[:, t])
+        u = dph * dh
+        A, Qr = u.T @ u / M, dr.T @ dr / M
+        half = np.arange(n_w // 2, n_w)
+        lams.append(np.polyfit(half * dt, np.log(np.mean(dh[:, half] ** 2, 0)), 1)[0] / 2)
+    tail = np.array(lams[-10:])
+    return float(tail.mean()), float(tail.std())
+
+
+def dmft(model, method: str = "auto", dt: float | None = None, tau_max: float | None = None,
+         tol: float = 1e-6, max_iter: int = 500, damping: float | None = None, init_variance: float = 1.0,
+         n_paths: int = 2000, seed: int = 0, on_fail: str = "raise") -> DMFTResult:
+    """Solve the stationary DMFT of ``model`` (see the module docstring for the routes).
+
+    Parameters
+    ----------
+    model : VanillaRNN or GatedRNN
+    method : {"auto", "scs", "reduce", "gaussian", "sampling"}
+    dt, tau_max : float, optional
+        τ grid (defaults: SCS ``0.05``/``max(60, 30/tail rate)``; gated ``0.1 min τ`` and
+        ``max(100, 40 × slowest time constant)``).
+    tol : float
+        Relative residual to stop the iteration (the sampling route adds its Monte-Carlo noise;
+        its default ``tol`` is raised to ``0.02``).
+    max_iter, damping : int, float
+        Iteration budget and mixing weight of the new iterate (default: 1 with Anderson
+        acceleration on the gaussian route, 0.5 on the sampling route).
+    init_variance : float
+        Variance of the initial guess; a small value can select the zero solution where a
+        nonzero one coexists (discontinuous transition at large α_r).
+    n_paths, seed : int
+        Monte-Carlo paths and seed of the sampling route.
+    on_fail : {"raise", "return"}
+        What to do when the iteration does not converge: raise :class:`DMFTConvergenceError`
+        (default) or return the result with ``converged=False``.
+
+    Returns
+    -------
+    DMFTResult
+
+    Examples
+    --------
+    >>> from neurolatent.theory import VanillaRNN
+    >>> res = dmft(VanillaRNN(2.0))
+    >>> round(res.delta0, 3), round(res.lambda_max, 3), res.phase
+    (1.925, 0.112, 'chaotic')
+    """
+    if on_fail not in ("raise", "return"):
+        raise ValueError(f"on_fail must be 'raise' or 'return', got {on_fail!r}")
+    if damping is not None and not 0 < damping <= 1:
+        raise ValueError(f"damping must be in (0, 1], got {damping!r}")
+    if not (init_variance > 0 and math.isfinite(init_variance)):
+        raise ValueError(f"init_variance must be positive and finite, got {init_variance!r}")
+    if int(max_iter) < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter!r}")
+    if isinstance(model, VanillaRNN):
+        if method not in ("auto", "scs"):
+            raise ValueError(f"VanillaRNN supports method 'scs' only, got {method!r}")
+        return _scs_result(model, dt or 0.05, tau_max)
+    if not isinstance(model, GatedRNN):
+        raise TypeError(f"dmft needs a VanillaRNN or GatedRNN, got {type(model).__name__}; GRU/LSTM "
+                        "are analysed with fixed_point_dmft and jacobian_spectrum")
+    if method == "auto":
+        if model.alpha_z == 0 and model.alpha_r == 0 and model.beta_h == 0:
+            method = "reduce"
+        else:
+            method = "gaussian" if model.alpha_z == 0 else "sampling"
+    if method == "reduce":
+        if not (model.alpha_z == 0 and model.alpha_r == 0 and model.beta_h == 0):
+            raise ValueError("method='reduce' needs alpha_z = alpha_r = 0 and beta_h = 0")
+        sz, sr = model.gate_at_zero("z"), model.gate_at_zero("r")
+        tau_eff = model.tau_h / sz
+        scs = _scs_result(VanillaRNN(model.g_h * sr, tau=tau_eff), dt or 0.05 * tau_eff, tau_max)
+        gh2 = model.g_h ** 2 if model.g_h > 0 else 1.0
+        scs.diagnostics["reduced_to"] = f"VanillaRNN(g={model.g_h * sr!r}, tau={tau_eff!r})"
+        c_phi = scs.correlations["phi"]
+        corr = {"phi": c_phi, "r": _filter(c_phi, scs.tau[1] - scs.tau[0], model.tau_r),
+                "z": _filter(c_phi, scs.tau[1] - scs.tau[0], model.tau_z), "sigma_r": np.full_like(c_phi, sr ** 2)}
+        return DMFTResult(model, scs.tau, scs.autocorrelation / gh2, corr, scs.delta0 / gh2,
+                          scs.lambda_max, scs.phase, True, scs.residual, 1, "reduce", scs.history, scs.diagnostics)
+    if method == "gaussian":
+        if model.alpha_z != 0:
+            raise ValueError("method='gaussian' needs alpha_z = 0 (h is not Gaussian otherwise); use 'sampling'")
+        res = _gated_gaussian(model, dt, tau_max, tol, int(max_iter), damping or 1.0, init_variance)
+    elif method == "sampling":
+        res = _gated_sampling(model, dt, tau_max, max(tol, 0.02), min(int(max_iter), 200), damping or 0.5,
+                              init_variance, int(n_paths), seed)
+    else:
+        raise ValueError(f"unknown method {method!r}; choose auto, scs, reduce, gaussian or sampling")
+    if not res.converged and on_fail == "raise":
+        raise DMFTConvergenceError(
+            f"DMFT ({res.method}) for {model!r} did not converge in {res.n_iter} iterations: residual "
+            f"{res.residual:.3g} > tol; raise max_iter, lower damping or pass on_fail='return'",
+            res.residual, res.n_iter, res)
+    return res

@@ -1,0 +1,92 @@
+"""Random-matrix predictions of Jacobian spectra against eigenvalues of simulated networks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurolatent.theory import GRU, LSTM, GatedRNN, VanillaRNN, dmft, empirical_spectrum, jacobian_spectrum
+
+
+@pytest.mark.parametrize("g_h,beta_r", [(1.5, 0.0), (3.0, 0.5)])
+def test_zero_fixed_point_spectrum_is_the_predicted_disk(g_h, beta_r):
+    m = GatedRNN(g_h, 2.0, 3.0, beta_r=beta_r)
+    sz, sr = m.gate_at_zero("z"), m.gate_at_zero("r")
+    p = jacobian_spectrum(m, samples="zero")
+    # disk centred at -s_z/tau_h with radius s_z g_h s_r/tau_h (exact at h = z = r = 0)
+    assert p.real_edges[0] == pytest.approx(-sz - sz * g_h * sr, abs=1e-6)
+    assert p.real_edges[1] == pytest.approx(-sz + sz * g_h * sr, abs=1e-6)
+    assert np.allclose(np.abs(p.boundary - (-sz)), sz * g_h * sr, atol=1e-6)
+    ev = empirical_spectrum(m, N=300, state="zero").eigenvalues.ravel()
+    # circular law at N = 300: edge fluctuations ~ radius * N^-1/2 ~ 6%; the rest sits at the atoms
+    assert np.mean(p.contains(ev)) >= 0.97
+    h_block = ev[np.abs(ev + 1) > 1e-6]
+    assert np.max(np.abs(h_block + sz)) == pytest.approx(sz * g_h * sr, rel=0.1)
+
+
+def test_scs_chaotic_support_is_a_disk():
+    p = jacobian_spectrum(VanillaRNN(2.0))
+    # radius g sqrt(<phi'^2>) around -1; symmetric about the centre
+    assert p.real_edges[0] + p.real_edges[1] == pytest.approx(-2.0, abs=1e-3)
+
+
+def test_gated_chaotic_edges_match_empirical():
+    m = GatedRNN(3.0, 0.0, 4.0)
+    p = jacobian_spectrum(m, samples=dmft(m))
+    ev = empirical_spectrum(m, N=300, burn_in=60.0, seeds=[0]).eigenvalues.ravel()
+    # measured at N=600: edges within 0.02, 99.8% inside; at N=300 edge fluctuations double
+    assert np.mean(p.contains(ev)) >= 0.98
+    assert ev.real.max() == pytest.approx(p.real_edges[1], abs=0.08)
+    assert ev.real.min() == pytest.approx(p.real_edges[0], abs=0.08)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("m", [GatedRNN(3.0, 0.0, 4.0), GatedRNN(3.0, 0.0, 0.0), GatedRNN(2.5, 0.0, 10.0, beta_z=1.0)],
+                         ids=["ar4", "ar0", "ar10bz1"])
+def test_gated_edges_n600(m):
+    p = jacobian_spectrum(m, samples=dmft(m))
+    ev = empirical_spectrum(m, N=600, burn_in=100.0).eigenvalues.ravel()
+    # notes: 0.1-1.3% outside and edges within 0.003-0.04 at N = 600
+    assert np.mean(p.contains(ev)) >= 0.985
+    assert ev.real.max() == pytest.approx(p.real_edges[1], abs=0.05)
+    assert ev.real.min() == pytest.approx(p.real_edges[0], abs=0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("m", [GRU(g_h=1.5), GRU(g_h=3.0, b_z=-4.0, b_r=2.0), LSTM(b_f=6.0, g_g=2.0),
+                               LSTM(g_g=1.5, b_f=2.0)], ids=["gru", "gru-slow", "lstm-slow", "lstm"])
+def test_gru_lstm_support_contains_eigenvalues(m):
+    p = jacobian_spectrum(m)   # site statistics from an independent N = 1000 network
+    ev = empirical_spectrum(m, N=600, burn_in=200).eigenvalues.ravel()
+    inside = np.mean(p.contains(ev, margin=2 / np.sqrt(600)))
+    # finite-N edge: eigenvalues spill ~N^-1/2 beyond the boundary (rho falls ~2x as fast in
+    # radius), so points with rho >= 1 - 2/sqrt(N) count as inside; measured without the margin:
+    # 98.0-99.8% (reported in the issue note)
+    assert inside >= 0.99
+
+
+@pytest.mark.parametrize("m,target", [(GRU(g_h=2.0, b_z=-6.0), 1.0), (LSTM(b_f=6.0, g_g=2.0), 0.5)],
+                         ids=["gru-closed-update", "lstm-open-forget"])
+def test_closed_gate_piles_eigenvalues_at_one(m, target):
+    p = jacobian_spectrum(m, eps=0.05, N_mf=300)
+    emp = empirical_spectrum(m, N=200, burn_in=100)
+    # GRU: z ~ sigmoid(-6) ~ 0.0025 -> every eigenvalue within 0.05 of 1; LSTM: f ~ 0.9975 -> the
+    # N cell eigenvalues (half of 2N) at 1. Prediction vs empirical within 5 percentage points
+    assert p.slow_fraction == pytest.approx(target, abs=0.05)
+    assert emp.slow_fraction(0.05) == pytest.approx(p.slow_fraction, abs=0.05)
+
+
+def test_slow_modes_grow_with_alpha_z():
+    fracs = [empirical_spectrum(GatedRNN(3.0, az, 0.0), N=200, burn_in=60.0).slow_fraction(0.02)
+             for az in (0.0, 5.0, 40.0)]
+    # limit alpha_z -> oo: P(sigma_z < eps) -> P(z < 0) = 1/2 of the N h-eigenvalues = 1/6 of 3N
+    assert fracs[0] < fracs[1] < fracs[2] <= 1 / 6 + 0.03
+
+
+@pytest.mark.slow
+def test_slow_mode_fraction_prediction_from_sampling_dmft():
+    m = GatedRNN(3.0, 20.0, 0.0)
+    p = jacobian_spectrum(m, samples=dmft(m, n_paths=500), eps=0.02)
+    emp = empirical_spectrum(m, N=300, burn_in=100.0)
+    # measured: predicted 0.122 vs empirical 0.129 (N = 300); Monte-Carlo DMFT noise ~2.5%
+    assert emp.slow_fraction(0.02) == pytest.approx(p.slow_fraction, abs=0.03)
+    assert p.slow_fraction < 1 / 6
