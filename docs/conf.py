@@ -12,6 +12,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
 import neurolatent  # noqa: E402
 
@@ -39,10 +40,10 @@ for _src in sorted(TUTORIAL_SRC.glob("[0-9]*.py")):
     shutil.copy(_src, TUTORIAL_DST / _src.name)
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".py": "myst-nb"}
-nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
+nb_custom_formats = {".py": "_nbreader.read_py_percent"}
 nb_execution_mode = "off"
 myst_enable_extensions = ["dollarmath", "amsmath"]
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "conf.py"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "conf.py", "_nbreader.py"]
 
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": False}
 autodoc_typehints = "none"

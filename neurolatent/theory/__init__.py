@@ -19,7 +19,7 @@ What was checked of ``GATED_RNN_NOTES.md`` (tests in ``tests/theory``):
 * T-matrix support: ≥ 99.5% of eigenvalues of N = 600 chaotic gated networks inside; the GRU T of
   the notes re-derived; the LSTM T derived here (rank one). GRU/LSTM at N = 600: 98.0–99.8%
   inside without a finite-N margin.
-* Slow modes: #{|λ|<ε}/D follows P(σ_z < ε) (0.122 predicted vs 0.129 measured at α_z = 20).
+* Slow modes: ``#{|λ|<ε}/D`` follows P(σ_z < ε) (0.122 predicted vs 0.129 measured at α_z = 20).
 * λ_max for α_z = 0 from the two-component eigenproblem (derived); for α_z > 0 from a sampled
   tangent DMFT (new here); both sit ~0.01–0.025 above N = 300 Benettin estimates, like SCS.
 * Finite-N: ⟨x²⟩ approaches Δ₀ as O(1/N) for SCS (−6% at N = 400, +1% at N = 2000).

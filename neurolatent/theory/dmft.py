@@ -99,7 +99,7 @@ class DMFTResult:
         ``"critical"`` (at the zero-fixed-point instability).
     converged : bool
     residual : float
-        Final relative change ``max|C_new - C| / Δ₀`` (SCS: |energy condition| / Δ₀²).
+        Final relative change ``max|C_new - C| / Δ₀`` (SCS: ``|energy condition| / Δ₀²``).
     n_iter : int
     method : str
     history : ndarray

@@ -50,7 +50,7 @@ class LyapunovResult:
     times : ndarray ``(n_qr,)``
         Time of each history entry.
     min_r_diag : float
-        Smallest |R_ii| seen (a conditioning diagnostic: if it underflows, lower ``qr_every``).
+        Smallest ``|R_ii|`` seen (a conditioning diagnostic: if it underflows, lower ``qr_every``).
     """
 
     exponents: np.ndarray
