@@ -28,6 +28,7 @@ from . import (
 )
 from .manifolds import SO3, Euclid, Manifold, Product, Sphere, Torus, align_latents, get_manifold
 from .models import MGPLVM, compare_manifolds
+from .fit_pipeline import fit_recording
 
 __all__ = [
     "__version__",
@@ -48,6 +49,7 @@ __all__ = [
     # mGPLVM
     "MGPLVM",
     "compare_manifolds",
+    "fit_recording",
     "align_latents",
     "get_manifold",
     "Manifold",

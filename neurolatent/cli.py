@@ -83,7 +83,7 @@ def _report_outputs(outputs: dict) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from .models.pipeline import fit_recording
+    from .fit_pipeline import fit_recording
 
     manifolds = args.manifold or ["T1"]
     source = args.recording
@@ -95,15 +95,15 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .models.pipeline import fit_recording
+    from .fit_pipeline import fit_recording
 
     if DEMO_DATA.exists():
         source = DEMO_DATA
     else:  # installed without the repository: regenerate the same sample in memory
-        from .datasets import make_ring_recording
+        from .datasets import make_demo_recording
 
         print(f"{DEMO_DATA} not found; generating the demo ring recording in memory", file=sys.stderr)
-        source = make_ring_recording(seed=0)
+        source = make_demo_recording()
     print(f"neurolatent demo: fitting a ring (T1) to {source if isinstance(source, Path) else 'the demo sample'}")
     outputs = fit_recording(source, ["T1"], out_dir=args.out, **_fit_kwargs(args))
     _report_outputs(outputs)
@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="fit a ring to the shipped sample and write figures")
     p.add_argument("--out", default="neurolatent_demo", help="output folder (default ./neurolatent_demo)")
-    _add_fit_options(p, max_steps=600)
+    _add_fit_options(p, max_steps=200)
     p.set_defaults(func=_cmd_demo)
 
     from .theory.cli import add_theory_parser

@@ -6,7 +6,7 @@ import xarray as xr
 
 from ..io._layout import build_dataset, check_fs
 
-__all__ = ["make_ring_recording", "ring_tuning"]
+__all__ = ["make_ring_recording", "make_demo_recording", "ring_tuning"]
 
 
 def ring_tuning(theta: np.ndarray, preferred: np.ndarray, kappa: float, amplitude: float = 1.0,
@@ -123,4 +123,22 @@ def make_ring_recording(
         params=params,
     )
     ds["latent"].attrs.update(units="rad", circular=1, long_name="ground-truth latent angle")
+    return ds
+
+
+def make_demo_recording() -> xr.Dataset:
+    """The small ring recording ``neurolatent demo`` fits (shipped as ``data/demo_ring.nc``).
+
+    16 neurons x 300 bins at 10 Hz from :func:`make_ring_recording` (bump tuning with
+    ``kappa=3``, noise 0.1, seed 0). ``data/make_demo_data.py`` writes it to disk; the CLI
+    regenerates it in memory when the package is installed without the repository.
+
+    Examples
+    --------
+    >>> ds = make_demo_recording()
+    >>> ds["dff"].shape
+    (300, 16)
+    """
+    ds = make_ring_recording(n_neurons=16, n_time=300, noise=0.1, seed=0, fs=10.0, kappa=3.0)
+    ds.attrs["description"] = "neurolatent demo: synthetic ring recording (data/make_demo_data.py)"
     return ds

@@ -1,0 +1,140 @@
+"""Speed and memory of the mGPLVM fit (prints a table; not a test).
+
+Cases
+-----
+fly        the real fly-compass recording (16 x 500), full batch, 600 steps: steps/s and time to
+           converge (the step where the 20-step running-mean ELBO has made 99% of its total
+           improvement), plus the final median error to the PV phase.
+syn10k     synthetic T1 data, T = 10,000 x N = 200, minibatches of ``--batch`` bins, 300 steps:
+           steps/s and time to converge (same criterion).
+mem100k    synthetic T1 data, T = 100,000 x N = 200: peak memory of 20 steps for several batch
+           sizes, each in a fresh subprocess (peak RSS on CPU, ``torch.cuda.max_memory_allocated``
+           on CUDA), showing that memory is set by the batch size, not by T.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/mgplvm_speed.py [--device cuda] [--dtype float32] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from neurolatent.datasets.synthetic_manifolds import make_manifold_recording
+from neurolatent.models import MGPLVM
+
+
+def _converged_at(elbo: np.ndarray, frac: float = 0.99, window: int = 20) -> int:
+    """First step at which the running-mean ELBO has made ``frac`` of its total improvement."""
+    sm = np.convolve(elbo, np.ones(window) / window, mode="valid")
+    target = sm[0] + frac * (sm[-1] - sm[0])
+    return int(np.argmax(sm >= target)) + window
+
+
+def _fit_timed(Y, *, device, dtype, max_steps, batch_size=None, seed=0):
+    m = MGPLVM("T1", seed=seed, device=device, dtype=dtype)
+    t0 = time.perf_counter()
+    m.fit(Y, max_steps=max_steps, batch_size=batch_size, progress=False)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    total = time.perf_counter() - t0
+    sec = np.asarray(m.history.seconds)
+    steps = len(sec)
+    half = steps // 2
+    # steady-state speed from the second half (excludes the one-off initialisation)
+    sps = (steps - half) / max(sec[-1] - sec[half - 1], 1e-9)
+    conv = _converged_at(m.elbo_history)
+    return m, f"{conv} / {steps}", f"{sec[conv - 1]:.1f} / {total:.1f}", sps
+
+
+def case_fly(args):
+    from neurolatent.datasets import load_fly_ellipsoid_body
+
+    try:
+        ds = load_fly_ellipsoid_body()
+    except Exception as e:  # noqa: BLE001 - report and continue with the other cases
+        return [("fly 16x500", "skipped: " + str(e)[:60], "", "", "")]
+    Y = ds["dff"].astype(float)
+    m, steps, total, sps = _fit_timed(Y, device=args.device, dtype=args.dtype, max_steps=150 if args.quick else 600)
+    from neurolatent.manifolds import align_latents
+
+    pv = np.angle((Y.values * np.exp(2j * np.pi * np.arange(16) / 16)).sum(1))
+    err = np.degrees(align_latents(m.latents()["mean"].values, pv[:, None], "T1")[2]["median_error"])
+    return [("fly 16x500 (full batch)", f"{sps:.1f}", steps, total, f"PV err {err:.1f} deg")]
+
+
+def case_syn10k(args):
+    T, N = (2000, 50) if args.quick else (10_000, 200)
+    ds = make_manifold_recording("T1", n_neurons=N, n_time=T, noise=0.2, seed=0, trajectory="iid")
+    m, steps, total, sps = _fit_timed(ds["Y"], device=args.device, dtype=args.dtype, batch_size=args.batch,
+                                      max_steps=100 if args.quick else 300)
+    from neurolatent.manifolds import align_latents
+
+    err = align_latents(m.latents()["mean"].values, ds["latent"].values, "T1")[2]["median_error"]
+    return [(f"synthetic {T}x{N} (batch {args.batch})", f"{sps:.1f}", steps, total,
+             f"latent err {err:.3f} rad")]
+
+
+def _mem_child(T, N, batch, device, dtype):
+    ds = make_manifold_recording("T1", n_neurons=N, n_time=T, noise=0.2, seed=0, trajectory="iid")
+    Y = ds["Y"].values
+    del ds
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    MGPLVM("T1", seed=0, device=device, dtype=getattr(torch, dtype)).fit(Y, max_steps=20, batch_size=batch,
+                                                                          progress=False)
+    dt = time.perf_counter() - t0
+    peak = (torch.cuda.max_memory_allocated() if device.startswith("cuda")
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    print(json.dumps({"peak_mb": peak / 2 ** 20, "seconds": dt}))
+
+
+def case_mem(args):
+    T, N = (20_000, 50) if args.quick else (100_000, 200)
+    rows = []
+    for batch in ([250, 1000] if args.quick else [250, 500, 1000, 2000]):
+        cmd = [sys.executable, __file__, "--child", f"{T},{N},{batch}", "--device", args.device,
+               "--dtype", str(args.dtype).replace("torch.", "")]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        r = json.loads(out)
+        rows.append((f"synthetic {T}x{N} (batch {batch}), 20 steps", f"{20 / r['seconds']:.2f}", "20",
+                     f"{r['seconds']:.1f}", f"peak {r['peak_mb']:.0f} MB"))
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
+    p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--cases", default="fly,syn10k,mem100k")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        T, N, b = (int(x) for x in args.child.split(","))
+        _mem_child(T, N, b, args.device, args.dtype)
+        return
+    args.dtype = getattr(torch, args.dtype)
+    rows = []
+    for case in args.cases.split(","):
+        new = {"fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem}[case](args)
+        print(*new, sep="\n", flush=True)  # partial results as they come
+        rows += new
+    head = ("case", "steps/s", "steps to 99% / run", "seconds to 99% / run", "note")
+    w = [max(len(str(r[i])) for r in rows + [head]) for i in range(5)]
+    print(f"device={args.device} dtype={args.dtype} threads={torch.get_num_threads()}")
+    for r in [head] + rows:
+        print("  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The variational posterior over latents and the two latent priors of the mGPLVM.
+
+* :class:`LatentPosterior`: per-time :class:`ReparameterisedLieGaussian` factors,
+  :math:`q(g) = \\prod_t q_t(g_t)`, ``g_t = exp(v_t, mu_t)``, ``v_t ~ N(0, L_t L_t^T)``.
+* :class:`ReferencePrior` (``prior="uniform"``): Haar/uniform on compact factors,
+  :math:`\\mathcal N(0, I)` on Euclidean factors (no uniform distribution exists there).
+* :class:`RandomWalkPrior` (``prior="gp"``): a first-order autoregressive ("ARP") prior
+  using the time coordinate, :math:`g_0` from the reference prior and
+  :math:`p(g_t\\mid g_{t-1}) = q_{\\mathrm{Lie}}(g_t;\\ \\mathrm{loc}=g_{t-1},\\
+  \\mathrm{scale}=\\mathrm{diag}(\\sigma)\\sqrt{\\Delta t_t})` — a wrapped Gaussian on the
+  tangent increment with a learned per-dimension step size :math:`\\sigma`.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..distributions import ReparameterisedLieGaussian
+from ..manifolds import get_manifold
+from ._init import parse_factors
+
+__all__ = ["LatentPosterior", "ReferencePrior", "RandomWalkPrior"]
+
+N_WINDINGS = None  # the manifold's default_n_windings (3 windings on T1/T2: exact to round-off for std < ~2 rad)
+
+
+def _inv_softplus(x: torch.Tensor) -> torch.Tensor:
+    return x + torch.log(-torch.expm1(-x))
+
+
+class LatentPosterior(torch.nn.Module):
+    """Per-time Lie-group Gaussians: ``loc`` (T, ambient) on the manifold, ``scale_tril`` (T, d, d)."""
+
+    def __init__(self, manifold, loc: torch.Tensor, init_scale: float):
+        super().__init__()
+        self.manifold = manifold
+        d = manifold.dim
+        T = loc.shape[0]
+        self.loc = torch.nn.Parameter(manifold.projection(loc.clone()))
+        self.raw_diag = torch.nn.Parameter(
+            _inv_softplus(torch.full((T, d), float(init_scale), device=loc.device, dtype=loc.dtype)))
+        self.raw_off = torch.nn.Parameter(torch.zeros(T, d, d, device=loc.device, dtype=loc.dtype))
+        self.freeze_scale = False  # burn-in: scales are used but receive no gradient
+
+    @property
+    def n_time(self) -> int:
+        return self.loc.shape[0]
+
+    def scale_tril(self, idx=None) -> torch.Tensor:
+        raw_diag, raw_off = (self.raw_diag.detach(), self.raw_off.detach()) if self.freeze_scale else (
+            self.raw_diag, self.raw_off)
+        diag = F.softplus(raw_diag if idx is None else raw_diag[idx]) + 1e-5
+        off = raw_off if idx is None else raw_off[idx]
+        return torch.tril(off, -1) + torch.diag_embed(diag)
+
+    def distribution(self, idx=None) -> ReparameterisedLieGaussian:
+        loc = self.loc if idx is None else self.loc[idx]
+        return ReparameterisedLieGaussian(self.manifold, loc, self.scale_tril(idx), n_windings=N_WINDINGS,
+                                          validate_args=False)
+
+    def rsample(self, n: int, idx, generator: torch.Generator):
+        """``(g, q)``: ``n`` differentiable samples (n, B, ambient) at times ``idx`` and the family.
+
+        The noise comes from ``generator`` (not torch's global generator), so fits are
+        reproducible even when several run in threads of one process (Dask ``processes=False``).
+        """
+        dist = self.distribution(idx)
+        L = dist.scale_tril
+        eps = torch.randn((int(n),) + tuple(L.shape[:-1]), generator=generator, device=L.device, dtype=L.dtype)
+        v = (L @ eps.unsqueeze(-1)).squeeze(-1)
+        return self.manifold.exp(v, dist.loc), dist
+
+    def project_(self) -> None:
+        """Put ``loc`` back on the manifold after an optimiser step (in place, no grad)."""
+        with torch.no_grad():
+            self.loc.copy_(self.manifold.projection(self.loc))
+
+
+class ReferencePrior(torch.nn.Module):
+    """Uniform (Haar) on compact factors, standard normal on Euclidean ones."""
+
+    def __init__(self, manifold):
+        super().__init__()
+        self.manifold = manifold
+        self._parts = []  # (start, stop, factor manifold, is_euclid)
+        j = 0
+        for kind, d in parse_factors(manifold.name):
+            fac = get_manifold(f"{kind}{d}" if kind != "SO3" else "SO3")
+            self._parts.append((j, j + fac.ambient_dim, fac, kind == "R"))
+            j += fac.ambient_dim
+        if j != manifold.ambient_dim:
+            raise RuntimeError(
+                f"manifold {manifold.name!r}: factors have {j} ambient coords but the manifold "
+                f"reports ambient_dim={manifold.ambient_dim}"
+            )
+
+    def log_prob(self, g: torch.Tensor) -> torch.Tensor:
+        """(..., ambient) -> (...)."""
+        out = 0.0
+        for a, b, fac, euclid in self._parts:
+            x = g[..., a:b]
+            if euclid:
+                out = out + (-0.5 * (x ** 2).sum(-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi))
+            else:
+                out = out + fac.uniform_log_prob(x)
+        return out
+
+
+class RandomWalkPrior(torch.nn.Module):
+    """Temporal prior: reference prior at the first time, wrapped-Gaussian tangent steps after."""
+
+    def __init__(self, manifold, time: torch.Tensor, init_step: float = 0.3):
+        super().__init__()
+        self.manifold = manifold
+        self.reference = ReferencePrior(manifold)
+        dt = torch.diff(time)
+        if torch.any(dt <= 0):
+            raise ValueError("prior='gp' needs a strictly increasing 'time' coordinate")
+        med = torch.median(dt)
+        self.register_buffer("rel_dt", torch.cat([torch.ones_like(dt[:1]), dt / med]))
+        self.raw_step = torch.nn.Parameter(
+            _inv_softplus(torch.full((manifold.dim,), float(init_step), device=time.device, dtype=time.dtype)))
+
+    @property
+    def step_scale(self) -> torch.Tensor:
+        """Per-dimension tangent step std per median time step, shape (dim,)."""
+        return F.softplus(self.raw_step) + 1e-4
+
+    def log_prob_terms(self, g_t: torch.Tensor, g_prev: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Per-time terms: ``log p(g_t | g_{t-1})`` for t > 0 and ``log p(g_0)`` at t = 0.
+
+        g_t, g_prev: (K, B, ambient) samples at times ``idx`` and ``idx - 1`` (g_prev unused
+        where idx == 0). Returns (K, B).
+        """
+        scale = self.step_scale * torch.sqrt(self.rel_dt[idx]).unsqueeze(-1)  # (B, d)
+        L = torch.diag_embed(scale).expand(g_t.shape[:-1] + scale.shape[-1:] * 2)
+        step = ReparameterisedLieGaussian(self.manifold, g_prev, L, n_windings=N_WINDINGS,
+                                          validate_args=False).log_prob(g_t)
+        first = self.reference.log_prob(g_t)
+        return torch.where((idx == 0).expand_as(step), first, step)

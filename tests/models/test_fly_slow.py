@@ -1,0 +1,49 @@
+"""The fly-compass result of the mGPLVM paper on the real recording (skipped when absent).
+
+16 E-PG ROIs x 500 bins (Turner-Evans et al. 2020, as used by Jensen et al. 2020). Published
+mGPLVM numbers: median error 16.5 deg to the population-vector phase, 56 deg to the heading.
+"""
+import numpy as np
+import pytest
+
+from neurolatent.datasets import load_fly_ellipsoid_body
+from neurolatent.manifolds import align_latents
+from neurolatent.models import MGPLVM, compare_manifolds
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+
+
+def pv_phase(Y):
+    """Angle of sum_n y_n exp(i 2 pi n / 16): the bump position (ROIs ordered around the ring)."""
+    n = Y.shape[1]
+    return np.angle((Y * np.exp(1j * 2 * np.pi * np.arange(n) / n)).sum(1))
+
+
+def _wrap(a):
+    return np.remainder(a + np.pi, 2 * np.pi) - np.pi
+
+
+@pytest.fixture(scope="module")
+def fly(fly_dir):
+    return load_fly_ellipsoid_body(fly_dir)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_T1_latent_follows_bump_and_heading(fly, seed):
+    Y = fly["dff"].astype(float)
+    m = MGPLVM("T1", seed=seed).fit(Y, max_steps=300, progress=False)
+    lat = m.latents()["mean"].values
+    _, _, pv = align_latents(lat, pv_phase(Y.values)[:, None], "T1")
+    _, _, hd = align_latents(lat, _wrap(fly["heading"].values.astype(float))[:, None], "T1")
+    pv_deg, hd_deg = np.degrees(pv["median_error"]), np.degrees(hd["median_error"])
+    print(f"seed {seed}: median error to PV phase {pv_deg:.1f} deg, to heading {hd_deg:.1f} deg")
+    assert pv_deg <= 20.0  # issue target (published 16.5 deg); measured ~17 deg for seeds 0-2
+    assert hd_deg <= 60.0  # issue target (published 56 deg); measured ~57 deg
+
+
+def test_cross_validation_prefers_T1_to_R1(fly):
+    cv = compare_manifolds(fly["dff"].astype(float), ["T1", "R1"], folds=3, seed=0, max_steps=300, progress=False)
+    ll = cv["log_likelihood"]
+    print(ll.to_pandas())
+    # held-out log density per entry; measured T1 0.37-0.40 vs R1 0.36-0.38 nats on every fold
+    assert bool((ll.sel(manifold="T1") > ll.sel(manifold="R1")).all())
