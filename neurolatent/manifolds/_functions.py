@@ -12,6 +12,8 @@ import math
 import torch
 
 __all__ = [
+    "normalise",
+    "is_unit",
     "TWO_PI",
     "wrap_angle",
     "safe_norm",
@@ -95,6 +97,17 @@ def atan2_ratio(n_sq: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torc
         torch.where(zero, torch.where(c > 0, torch.zeros_like(c), torch.full_like(c, math.pi)), theta_big),
     )
     return theta, ratio
+
+
+def normalise(point: torch.Tensor) -> torch.Tensor:
+    """Scale ``point`` to unit norm along the last axis (the projection onto spheres and S^3)."""
+    return point / safe_norm(point, keepdim=True).clamp_min(torch.finfo(point.dtype).tiny)
+
+
+def is_unit(point: torch.Tensor, atol: float) -> torch.Tensor:
+    """True where ``point`` is finite and of unit norm within ``atol`` (membership of spheres)."""
+    n = torch.linalg.vector_norm(point, dim=-1)
+    return torch.isfinite(n) & ((n - 1).abs() <= atol)
 
 
 def unit_or_first_axis(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 
 from .._utils import resolve_device, resolve_dtype
-from ._functions import atan2_ratio, cos_sinc_from_sq, log_abs_sinc, qconj, qmul, safe_norm
+from ._functions import is_unit, normalise, atan2_ratio, cos_sinc_from_sq, log_abs_sinc, qconj, qmul, safe_norm
 from .base import Manifold
 from .sphere import _shells
 
@@ -107,12 +107,11 @@ class SO3(Manifold):
 
     def projection(self, point):
         self._check_point(point, "point")
-        return point / safe_norm(point, keepdim=True).clamp_min(torch.finfo(point.dtype).tiny)
+        return normalise(point)
 
     def belongs(self, point, atol: float = 1e-6):
         self._check_point(point, "point")
-        n = torch.linalg.vector_norm(point, dim=-1)
-        return torch.isfinite(n) & ((n - 1).abs() <= atol)
+        return is_unit(point, atol)
 
     def log_exp_jacobian(self, tangent_vec):
         self._check_tangent(tangent_vec)
