@@ -331,7 +331,7 @@ class MGPLVM(torch.nn.Module):
 
     # ----------------------------------------------------------------------------- fit --
     def fit(self, Y, *, max_steps: int = 1000, lr: float = 0.02, batch_size: int | None = None,
-            n_mc: int = 5, burnin: int = 100, progress: bool = True, callback=None, checkpoint=None,
+            n_mc: int = 5, burnin: int | None = None, progress: bool = True, callback=None, checkpoint=None,
             early_stopping: EarlyStopping | bool | None = None):
         """Maximise the ELBO over all variational and model parameters.
 
@@ -345,8 +345,10 @@ class MGPLVM(torch.nn.Module):
             Time bins per step (random subset, bound scaled by T / batch_size).
         n_mc : int
             Latent Monte-Carlo samples per step.
-        burnin : int
-            Steps during which the latent posterior scales stay at ``init_scale``.
+        burnin : int, optional
+            Steps during which the latent posterior scales stay at ``init_scale``. The default is
+            ``min(100, max_steps // 2)``, so that a short fit still learns the posterior spread;
+            pass a number to fix it (e.g. to resume a checkpointed fit with identical steps).
         progress : bool
             tqdm bar showing the ELBO.
         callback : callable, optional
@@ -381,6 +383,8 @@ class MGPLVM(torch.nn.Module):
                              "use MGPLVM(..., bound='svgp') for minibatches")
         es = EarlyStopping() if early_stopping is True else (early_stopping or None)
         all_idx = torch.arange(T, device=self.device_)
+
+        burnin = min(100, int(max_steps) // 2) if burnin is None else int(burnin)
 
         def step_fn(step):
             self.latent.freeze_scale = step <= burnin

@@ -142,3 +142,11 @@ def test_count_models_predict_the_mean_rate(lik):
     # E[y] at the fitted latents matches each neuron's mean count (~2-4 per bin) to within 25%;
     # the sampling error of an 80-bin mean of Poisson(3) counts is ~7%
     np.testing.assert_allclose(pred.mean(0), ds["Y"].values.mean(0), rtol=0.25)
+
+
+def test_short_fit_still_learns_posterior_spread(ring):
+    # with max_steps below the default 100-step burn-in, the burn-in is capped at half the steps,
+    # so the posterior spread must have moved away from its initial value (init_scale = 0.3)
+    m = MGPLVM("T1", seed=0, n_inducing=8).fit(ring["Y"], max_steps=30, progress=False)
+    std = m.latents()["std"].values
+    assert not np.allclose(std, 0.3, atol=1e-6)
