@@ -89,7 +89,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     source = args.recording
     if getattr(args, "fs", None) is not None:
         source = _read_recording(args)
-    outputs = fit_recording(source, manifolds, out_dir=args.out, **_fit_kwargs(args))
+    outputs = fit_recording(source, manifolds, out_dir=args.out, folds=args.folds, cv_steps=args.cv_steps,
+                            **_fit_kwargs(args))
     _report_outputs(outputs)
     return 0
 
@@ -147,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="latent manifold: R1, R2, T1, T2, S2, S3, SO3, T1xR1; repeat to compare (default T1)")
     p.add_argument("--out", default="results", help="output folder (default ./results)")
     p.add_argument("--fs", type=float, default=None, help="frame rate in Hz (overrides the file's)")
+    p.add_argument("--folds", type=int, default=3, help="cross-validation folds with several manifolds (default 3)")
+    p.add_argument("--cv-steps", type=int, default=None,
+                   help="steps per cross-validation fit and held-out inference (default: --max-steps)")
     _add_fit_options(p, max_steps=1500)
     p.set_defaults(func=_cmd_fit)
 

@@ -101,13 +101,14 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     out_dir : str or Path
         Created if missing.
     dff, bin_s, zscore :
-        Preprocessing, in this order: dF/F, z-scoring, then averaging into ``bin_s``-second bins.
+        Preprocessing, in this order: dF/F, averaging into ``bin_s``-second bins, then z-scoring.
     max_steps, seed, progress, lr, n_inducing, prior :
         Passed to :class:`MGPLVM` / :meth:`MGPLVM.fit`.
     variable : str, optional
         The (time, neuron) variable to model (default: Y, dff, spikes, counts, F in that order).
     folds, cv_steps, client :
-        Cross-validation settings (``cv_steps`` defaults to ``max_steps``).
+        Cross-validation settings: ``cv_steps`` (default ``max_steps``) is used both to fit each
+        fold and to infer its held-out latents.
 
     Returns
     -------
@@ -159,7 +160,8 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
         paths[f"elbo_{name}"] = _save_fig(plot_elbo(model.elbo_history), out_dir / f"elbo_{name}.png")
     if len(specs) > 1:
         cv = compare_manifolds(Y, specs, folds=folds, seed=0 if seed is None else seed, likelihood=likelihood,
-                               max_steps=cv_steps or max_steps, lr=lr, progress=progress, client=client,
+                               max_steps=cv_steps or max_steps, infer_steps=cv_steps or max_steps, lr=lr,
+                               progress=progress, client=client,
                                model_kwargs={"n_inducing": n_inducing, "prior": prior})
         parts.append(cv.rename({v: f"cv_{v}" for v in cv.data_vars}).drop_attrs())
         paths["cv"] = _save_fig(plot_cv(cv), out_dir / "cv.png")
