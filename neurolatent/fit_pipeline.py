@@ -14,6 +14,7 @@ import xarray as xr
 
 from . import preprocessing
 from ._utils import atomic_path
+from .manifolds import align_latents
 from .models.crossval import compare_manifolds
 from .models.mgplvm import MGPLVM
 from .plotting.mgplvm import plot_cv, plot_elbo, plot_latents, plot_tuning_curves
@@ -39,7 +40,31 @@ def pick_activity(ds: xr.Dataset, variable: str | None = None) -> xr.DataArray:
                      "pass a Dataset with dims ('time', 'neuron')")
 
 
-def _load(ds_or_path, *, dff: bool, bin_s, zscore: bool, variable) -> xr.DataArray:
+#: Variables that, when a recording carries them, are drawn over the fitted latent (aligned to it):
+#: the ground truth of synthetic recordings, and the animal's heading.
+_REFERENCES = ("latent", "heading")
+
+
+def _reference(ds: xr.Dataset, lat: xr.Dataset, manifold) -> tuple[np.ndarray | None, str]:
+    """A reference variable of ``ds`` moved into the frame of the fitted latent, if one fits.
+
+    The reference is aligned to the posterior mean with :func:`align_latents` (the best global
+    isometry), so that the figure shows the fit in its own coordinates with the reference over it.
+    Only references with the latent's time axis and coordinate count are used.
+    """
+    mean = lat["mean"].values
+    for name in _REFERENCES:
+        if name not in ds or ds[name].dims[:1] != ("time",) or ds[name].sizes["time"] != mean.shape[0]:
+            continue
+        ref = np.asarray(ds[name].values, dtype=float).reshape(mean.shape[0], -1)
+        if ref.shape[1] != mean.shape[1] or not np.all(np.isfinite(ref)):
+            continue
+        aligned, _, _ = align_latents(ref, mean, manifold)
+        return np.asarray(aligned).reshape(mean.shape), name
+    return None, ""
+
+
+def _load(ds_or_path, *, dff: bool, bin_s, zscore: bool, variable) -> tuple[xr.Dataset, xr.DataArray]:
     if isinstance(ds_or_path, (str, os.PathLike)):
         from .io import read
 
@@ -60,7 +85,7 @@ def _load(ds_or_path, *, dff: bool, bin_s, zscore: bool, variable) -> xr.DataArr
     da = pick_activity(ds, variable).transpose("time", "neuron")
     if "time" not in da.coords:
         da = da.assign_coords(time=np.arange(da.sizes["time"], dtype=float))
-    return da.astype(float)
+    return ds, da.astype(float)
 
 
 def _suffixed(ds: xr.Dataset, m: str, prefix: str) -> xr.Dataset:
@@ -141,7 +166,7 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
         MGPLVM(s, likelihood=likelihood)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    Y = _load(ds_or_path, dff=dff, bin_s=bin_s, zscore=zscore, variable=variable)
+    ds, Y = _load(ds_or_path, dff=dff, bin_s=bin_s, zscore=zscore, variable=variable)
     paths: dict[str, Path] = {}
     parts = [xr.Dataset({"Y": Y.drop_vars([c for c in Y.coords if c not in ("time", "neuron")])})]
     for s in specs:
@@ -155,7 +180,9 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
         parts.append(xr.Dataset({f"elbo_{name}": (f"step_{name}", model.elbo_history)}))
         paths[f"model_{name}"] = out_dir / f"model_{name}.pt"
         model.save(paths[f"model_{name}"])
-        paths[f"latents_{name}"] = _save_fig(plot_latents(lat), out_dir / f"latents_{name}.png")
+        ref, ref_name = _reference(ds, lat, model.manifold)
+        fig = plot_latents(lat, reference=ref, reference_label=f"{ref_name} (aligned)")
+        paths[f"latents_{name}"] = _save_fig(fig, out_dir / f"latents_{name}.png")
         paths[f"tuning_{name}"] = _save_fig(plot_tuning_curves(tc), out_dir / f"tuning_{name}.png")
         paths[f"elbo_{name}"] = _save_fig(plot_elbo(model.elbo_history), out_dir / f"elbo_{name}.png")
     if len(specs) > 1:
