@@ -81,3 +81,21 @@ def test_generator_poisson_counts_and_errors():
     assert y.mean() == pytest.approx(expected, rel=0.1)  # 1000 counts of mean ~3: sd of mean ~2-5%
     with pytest.raises(ValueError, match="likelihood"):
         make_manifold_recording("T1", likelihood="bernoulli")
+
+
+def test_reference_is_moved_into_the_latent_frame():
+    from neurolatent.fit_pipeline import _reference
+    from neurolatent.manifolds import Torus
+
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(-np.pi, np.pi, 40)
+    fitted = np.angle(np.exp(1j * (-truth + 1.0)))  # a reflected, rotated copy of the truth
+    ds = xr.Dataset({"latent": ("time", truth)})
+    lat = xr.Dataset({"mean": (("time", "coord"), fitted[:, None])})
+    ref, name = _reference(ds, lat, Torus(1))
+    assert name == "latent"
+    # exact isometry, so the aligned reference equals the fitted latent up to float round-off
+    np.testing.assert_allclose(np.angle(np.exp(1j * (ref[:, 0] - fitted))), 0, atol=1e-9)
+    # a reference with the wrong number of coordinates is ignored
+    ref2, name2 = _reference(xr.Dataset({"latent": (("time", "c"), np.zeros((40, 2)))}), lat, Torus(1))
+    assert ref2 is None and name2 == ""
