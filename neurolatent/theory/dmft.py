@@ -60,6 +60,7 @@ import numpy as np
 import xarray as xr
 from scipy import integrate, optimize
 from scipy.linalg import eigh_tridiagonal, solve_banded
+from scipy.special import expit
 from scipy.sparse.linalg import LinearOperator, eigs
 
 from ._quad import PairTable, gauss_mean
@@ -143,7 +144,7 @@ def _tanh_fns(g: float, b: float = 0.0):
 
 
 def _sig_fns(alpha: float, c: float):
-    s = lambda x: 1 / (1 + np.exp(-(alpha * x + c)))  # noqa: E731
+    s = lambda x: expit(alpha * x + c)  # noqa: E731  (no overflow at large |alpha x|)
     ds = lambda x: alpha * s(x) * (1 - s(x))  # noqa: E731
     return s, ds, 1.0 / max(alpha, 1e-3)
 

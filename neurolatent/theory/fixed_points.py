@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize
+from scipy.special import expit  # the logistic gate without overflow at large |alpha_r x|
 
 from ._quad import gauss_mean
 from .models import GRU, GatedRNN, VanillaRNN
@@ -48,7 +49,7 @@ def static_residual(model, delta: float) -> float:
     if isinstance(model, GatedRNN):
         m = model
         dr = gauss_mean(lambda x: np.tanh(m.g_h * x + m.beta_h) ** 2, delta, 1 / max(m.g_h, 1e-3))
-        s2 = gauss_mean(lambda x: (1 / (1 + np.exp(-(m.alpha_r * x + m.gate_offset("r"))))) ** 2, dr,
+        s2 = gauss_mean(lambda x: expit(m.alpha_r * x + m.gate_offset("r")) ** 2, dr,
                         1 / max(m.alpha_r, 1e-3))
         return s2 * dr - delta
     if isinstance(model, GRU):
