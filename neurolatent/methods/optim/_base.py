@@ -98,3 +98,19 @@ def split_layers(model: nn.Module, owner: str, unsupported: str = "raise",
         raise TypeError(f"{owner}: the model has no supported layer ({', '.join(t.__name__ for t in supported)}); "
                         "use a first-order optimiser for it")
     return layers, rest
+
+
+class InputRecorder:
+    """Keeps the model's last training-mode input (a forward pre-hook), for optimisers that
+    recompute per-example quantities on the current batch (exact natural gradient, FishLeg)."""
+
+    def __init__(self, model: nn.Module):
+        self.x: torch.Tensor | None = None
+        self._handle = model.register_forward_pre_hook(self._record)
+
+    def _record(self, mod: nn.Module, inputs: tuple) -> None:
+        if mod.training and torch.is_grad_enabled():
+            self.x = inputs[0].detach()
+
+    def remove(self) -> None:
+        self._handle.remove()

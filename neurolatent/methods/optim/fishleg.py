@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import check_nonneg, check_policy, check_positive, gradients_finite, split_layers
+from ._base import InputRecorder, check_nonneg, check_policy, check_positive, gradients_finite, split_layers
 from .natural_gradient import fisher_vector_product
 
 __all__ = ["FishLeg"]
@@ -115,15 +115,10 @@ class FishLeg(torch.optim.Optimizer):
         else:
             self._gen.manual_seed(int(seed))
         self.aux_history: list[float] = []
-        self._x: torch.Tensor | None = None
-        self._handle = model.register_forward_pre_hook(self._record)
-
-    def _record(self, mod: nn.Module, inputs: tuple) -> None:
-        if mod.training and torch.is_grad_enabled():
-            self._x = inputs[0].detach()
+        self._inputs = InputRecorder(model)
 
     def remove_hooks(self) -> None:
-        self._handle.remove()
+        self._inputs.remove()
 
     # -- Q ------------------------------------------------------------------------------------
     def _as_matrix(self, m: nn.Module, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -177,7 +172,7 @@ class FishLeg(torch.optim.Optimizer):
     # -- auxiliary loss -----------------------------------------------------------------------
     def update_q(self, x: torch.Tensor | None = None, steps: int = 1) -> float:
         r"""Take ``steps`` auxiliary Adam steps on :math:`\mathcal A(\lambda)` at batch ``x``; return the last value."""
-        x = self._x if x is None else x
+        x = self._inputs.x if x is None else x
         if x is None:
             raise RuntimeError("FishLeg: no batch recorded; run the model in training mode before update_q/step")
         gamma = self.param_groups[0]["damping"]

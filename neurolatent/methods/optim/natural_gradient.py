@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from ._base import check_nonneg, check_policy, check_positive, gradients_finite
+from ._base import InputRecorder, check_nonneg, check_policy, check_positive, gradients_finite
 
 __all__ = ["ExactNaturalGradient", "fisher_matrix", "fisher_vector_product", "flat_grad"]
 
@@ -182,15 +182,10 @@ class ExactNaturalGradient(torch.optim.Optimizer):
         self.model = model
         self.named = _trainable(model)
         super().__init__(list(self.named.values()), dict(lr=lr, damping=damping, momentum=momentum))
-        self._x: torch.Tensor | None = None
-        self._handle = model.register_forward_pre_hook(self._record)
-
-    def _record(self, mod: nn.Module, inputs: tuple) -> None:
-        if mod.training and torch.is_grad_enabled():
-            self._x = inputs[0].detach()
+        self._inputs = InputRecorder(model)
 
     def remove_hooks(self) -> None:
-        self._handle.remove()
+        self._inputs.remove()
 
     def direction(self, x: torch.Tensor, grad: torch.Tensor, damping: float) -> torch.Tensor:
         r""":math:`(F + \lambda I)^{-1} g` for the batch ``x`` and flat gradient ``grad`` (float64 inside)."""
@@ -217,11 +212,11 @@ class ExactNaturalGradient(torch.optim.Optimizer):
         params = group["params"]
         if not gradients_finite(list(self.named.items()), self.nonfinite, type(self).__name__):
             return loss
-        if self._x is None:
+        if self._inputs.x is None:
             raise RuntimeError(f"{type(self).__name__}: no batch recorded; run the model in training mode "
                                "(model.train()) with gradients enabled before step()")
         with torch.enable_grad():
-            d = self.direction(self._x, flat_grad(params), group["damping"])
+            d = self.direction(self._inputs.x, flat_grad(params), group["damping"])
         if group["momentum"] > 0:
             buf = self.state["_global"].get("buf")
             d = d if buf is None else buf.mul_(group["momentum"]).add_(d)
