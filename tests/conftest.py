@@ -10,6 +10,10 @@ import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# Tests never download: a dataset that is absent locally must skip or fail with the loader's message,
+# here and in the subprocesses the tests start (tutorials, CLI), which inherit the environment.
+os.environ["NEUROLATENT_NO_DOWNLOAD"] = "1"
+
 
 def _shared_data_dir() -> Path | None:
     env = os.environ.get("NEUROLATENT_DATA")

@@ -38,8 +38,9 @@ OUT.mkdir(parents=True, exist_ok=True)
 
 # %% [markdown]
 # ## The data
-# `load_fly_ellipsoid_body()` looks in `$NEUROLATENT_DATA` and `../shared/data`. Without the
-# files we fall back to a synthetic ring recording so that the notebook still runs.
+# `load_fly_ellipsoid_body()` looks in `$NEUROLATENT_DATA` and `../shared/data`, then downloads the
+# authors' public copy (pinned to a commit, SHA-256 checked) into the user cache. Offline and without
+# the files we fall back to a synthetic ring recording so that the notebook still runs.
 
 # %%
 try:

@@ -29,7 +29,8 @@ def load_fly_ellipsoid_body(path: str | os.PathLike | None = None) -> xr.Dataset
     path : str or os.PathLike, optional
         Folder holding ``fly1_trial1_light_Y.tsv`` and ``fly1_trial1_light_x.tsv`` (or a data root
         holding ``fly_ellipsoid_body/``). Default: ``$NEUROLATENT_DATA``, then ``../shared/data``
-        beside the repository (see :mod:`neurolatent.datasets._paths`).
+        beside the repository, then a download of the authors' public copy (pinned to a commit,
+        SHA-256 checked) into the user cache through pooch; see :mod:`neurolatent.datasets._paths`.
 
     Returns
     -------
@@ -41,7 +42,8 @@ def load_fly_ellipsoid_body(path: str | os.PathLike | None = None) -> xr.Dataset
     Raises
     ------
     RecordingNotFoundError
-        Files not found (the message says where to get them).
+        Files not found locally and the download failed or is switched off (the message says where
+        to get them).
     RecordingFormatError
         The files do not have the documented shapes.
 

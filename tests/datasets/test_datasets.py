@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 from pathlib import Path
+import re
 import warnings
 
 import numpy as np
@@ -38,11 +40,69 @@ def test_fly_netcdf_round_trip(fly_dir, tmp_path):
 def test_path_resolution_errors(tmp_path, monkeypatch):
     with pytest.raises(RecordingNotFoundError, match="fly1_trial1_light_Y.tsv"):
         load_fly_ellipsoid_body(tmp_path)
-    # nothing anywhere: a clear message saying where to get the data, no download attempted
+    # nothing anywhere and downloads off (as in every test): a clear message saying where to get the data
     monkeypatch.setenv("NEUROLATENT_DATA", str(tmp_path))
     monkeypatch.setattr(_paths, "REPO_SHARED_DATA", tmp_path / "absent")
-    with pytest.raises(RecordingNotFoundError, match=r"10\.25378/janelia\.12490325\.v1.*NEUROLATENT_DATA"):
+    with pytest.raises(RecordingNotFoundError, match=r"switched off.*10\.25378/janelia\.12490325\.v1.*NEUROLATENT_DATA"):
         load_fly_ellipsoid_body()
+
+
+def _no_local_copy(tmp_path, monkeypatch):
+    """No local data anywhere, downloads allowed, the pooch cache in tmp_path/cache."""
+    import pooch
+
+    monkeypatch.setenv("NEUROLATENT_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr(_paths, "REPO_SHARED_DATA", tmp_path / "absent")
+    monkeypatch.delenv("NEUROLATENT_NO_DOWNLOAD")
+    monkeypatch.setattr(pooch, "os_cache", lambda project: tmp_path / "cache" / project)
+    return pooch
+
+
+def test_download_fallback_fetches_pinned_hash_checked_files(tmp_path, monkeypatch, rng):
+    """Without a local copy the fly loader downloads through pooch (mocked: tests never touch the network)."""
+    pooch = _no_local_copy(tmp_path, monkeypatch)
+    Y, x = rng.random((16, 9)), rng.random(9) * 2 * np.pi
+    calls = []
+
+    def fake_retrieve(url, known_hash, fname, path, progressbar=False):
+        calls.append((url, known_hash, fname, Path(path)))
+        Path(path).mkdir(parents=True, exist_ok=True)
+        if fname.endswith("_Y.tsv"):
+            np.savetxt(Path(path) / fname, Y, delimiter="\t")
+        else:
+            np.savetxt(Path(path) / fname, x)
+        return str(Path(path) / fname)
+
+    monkeypatch.setattr(pooch, "retrieve", fake_retrieve)
+    ds = load_fly_ellipsoid_body()
+    np.testing.assert_allclose(ds.dff.values, Y.T, rtol=1e-6)  # float32 storage of the TSV values
+    assert [c[2] for c in calls] == ["fly1_trial1_light_Y.tsv", "fly1_trial1_light_x.tsv"]
+    for url, known_hash, _, path in calls:
+        # pinned to a 40-hex commit (never a moving branch) and verified by SHA-256
+        assert re.match(r"https://raw\.githubusercontent\.com/[\w-]+/[\w-]+/[0-9a-f]{40}/", url), url
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", known_hash)
+        assert path == tmp_path / "cache" / "neurolatent" / "fly_ellipsoid_body"
+
+
+def test_failed_download_says_where_to_get_the_data(tmp_path, monkeypatch):
+    pooch = _no_local_copy(tmp_path, monkeypatch)
+
+    def offline(url, **kw):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    with pytest.raises(RecordingNotFoundError,
+                       match=r"downloading fly1_trial1_light_Y\.tsv from https://.*ConnectionError.*10\.25378"):
+        load_fly_ellipsoid_body()
+    # a dataset without a verified address never reaches pooch
+    with pytest.raises(RecordingNotFoundError, match=r"no verified download address.*eLife"):
+        _paths.resolve_dataset_dir("turner_evans_2017", ["x.mat"])
+
+
+def test_registered_hashes_are_those_of_the_shared_copy(fly_dir):
+    # the SHA-256 pinned for the download is that of the files the tests read, so both are one matrix
+    for fname, (_, sha) in _paths._REMOTE["fly_ellipsoid_body"].items():
+        assert hashlib.sha256((fly_dir / fname).read_bytes()).hexdigest() == sha, fname
 
 
 def test_env_var_wins_over_repo_copy(tmp_path, monkeypatch, rng):
