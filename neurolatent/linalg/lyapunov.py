@@ -24,23 +24,16 @@ import torch
 from . import _backends
 from ._checks import (as_float_tensor, broadcast_batch, check_finite, check_same_device_dtype,
                       check_spectral_gap, check_square)
-from .sylvester import _move, _zeros_if_none
+from .sylvester import _MatrixEquation, _zeros_if_none
 
 __all__ = ["solve_continuous_lyapunov", "solve_discrete_lyapunov", "controllability_gramian",
            "observability_gramian"]
 
 
-class _ContinuousLyapunov(torch.autograd.Function):
+class _ContinuousLyapunov(_MatrixEquation):
     @staticmethod
     def forward(A, Q, method):
         return _backends.lyapunov_forward(A, Q, method)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        A, _, method = inputs
-        ctx.method = method
-        ctx.save_for_backward(A, output)
-        ctx.save_for_forward(A, output)
 
     @staticmethod
     def backward(ctx, gX):
@@ -57,23 +50,11 @@ class _ContinuousLyapunov(torch.autograd.Function):
             rhs = rhs - dA @ X - X @ dA.mT
         return _ContinuousLyapunov.apply(A, rhs, ctx.method)
 
-    @staticmethod
-    def vmap(info, in_dims, A, Q, method):
-        A, Q = (_move(x, d, info.batch_size) for x, d in zip((A, Q), in_dims[:2]))
-        return _ContinuousLyapunov.apply(A, Q, method), 0
 
-
-class _DiscreteLyapunov(torch.autograd.Function):
+class _DiscreteLyapunov(_MatrixEquation):
     @staticmethod
     def forward(A, Q, method):
         return _backends.discrete_lyapunov_forward(A, Q, method)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        A, _, method = inputs
-        ctx.method = method
-        ctx.save_for_backward(A, output)
-        ctx.save_for_forward(A, output)
 
     @staticmethod
     def backward(ctx, gX):
@@ -89,11 +70,6 @@ class _DiscreteLyapunov(torch.autograd.Function):
         if dA is not None:
             rhs = rhs + dA @ X @ A.mT + A @ X @ dA.mT
         return _DiscreteLyapunov.apply(A, rhs, ctx.method)
-
-    @staticmethod
-    def vmap(info, in_dims, A, Q, method):
-        A, Q = (_move(x, d, info.batch_size) for x, d in zip((A, Q), in_dims[:2]))
-        return _DiscreteLyapunov.apply(A, Q, method), 0
 
 
 def _prepare(A, Q, qname="Q"):

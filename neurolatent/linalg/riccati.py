@@ -37,7 +37,7 @@ import torch
 from . import _backends
 from ._checks import as_float_tensor, broadcast_batch, check_finite, check_same_device_dtype, check_square
 from .lyapunov import _ContinuousLyapunov, _DiscreteLyapunov
-from .sylvester import _move, _zeros_if_none
+from .sylvester import _MatrixEquation, _zeros_if_none
 
 __all__ = ["solve_continuous_are", "solve_discrete_are"]
 
@@ -107,17 +107,13 @@ def _no_solution_msg(kind: str, detail: str = "") -> str:
 
 
 # ----------------------------------------------------------------------------- autograd
-class _CARE(torch.autograd.Function):
+class _CARE(_MatrixEquation):
+    saved_inputs = (0, 1, 3)
+    adjoint_method = "auto"  # the adjoint Lyapunov solve picks its backend by device
+
     @staticmethod
     def forward(A, B, Q, R, method):
         return _forward("care", A, B, Q, R, method)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        A, B, _, R, _ = inputs
-        ctx.method = "auto"  # the adjoint Lyapunov solve picks its backend by device
-        ctx.save_for_backward(A, B, R, output)
-        ctx.save_for_forward(A, B, R, output)
 
     @staticmethod
     def backward(ctx, gP):
@@ -147,23 +143,14 @@ class _CARE(torch.autograd.Function):
         S = S - P @ dG @ P
         return _ContinuousLyapunov.apply(Ac.mT, -S, ctx.method)
 
-    @staticmethod
-    def vmap(info, in_dims, A, B, Q, R, method):
-        A, B, Q, R = (_move(x, d, info.batch_size) for x, d in zip((A, B, Q, R), in_dims[:4]))
-        return _CARE.apply(A, B, Q, R, method), 0
 
+class _DARE(_MatrixEquation):
+    saved_inputs = (0, 1, 3)
+    adjoint_method = "auto"  # the adjoint Lyapunov solve picks its backend by device
 
-class _DARE(torch.autograd.Function):
     @staticmethod
     def forward(A, B, Q, R, method):
         return _forward("dare", A, B, Q, R, method)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        A, B, _, R, _ = inputs
-        ctx.method = "auto"
-        ctx.save_for_backward(A, B, R, output)
-        ctx.save_for_forward(A, B, R, output)
 
     @staticmethod
     def _gain(A, B, R, P):
@@ -193,14 +180,9 @@ class _DARE(torch.autograd.Function):
         S = S + E.mT @ P @ Ac + Ac.mT @ P @ E
         return _DiscreteLyapunov.apply(Ac.mT, S, ctx.method)
 
-    @staticmethod
-    def vmap(info, in_dims, A, B, Q, R, method):
-        A, B, Q, R = (_move(x, d, info.batch_size) for x, d in zip((A, B, Q, R), in_dims[:4]))
-        return _DARE.apply(A, B, Q, R, method), 0
-
 
 # ----------------------------------------------------------------------------- public API
-def _prepare(A, B, Q, R):
+def _prepare(A, B, Q, R, check=True):
     A = as_float_tensor(A, "A")
     B, Q, R = (as_float_tensor(x, k, like=A) for x, k in ((B, "B"), (Q, "Q"), (R, "R")))
     named = {"A": A, "B": B, "Q": Q, "R": R}
@@ -213,10 +195,12 @@ def _prepare(A, B, Q, R):
         if tuple(x.shape[-2:]) != shape:
             raise ValueError(f"{name} must have shape (..., {shape[0]}, {shape[1]}) for A of size {n} and "
                              f"B with {m} columns, got {tuple(x.shape)}; check the argument order (A, B, Q, R)")
-    for k, v in named.items():
-        check_finite(v, k)
     (A, B, Q, R), _ = broadcast_batch(named)
     Q, R = _sym(Q), _sym(R)
+    if not check:  # value checks read data (not allowed under torch.vmap); shapes were checked above
+        return A, B, Q, R
+    for k, v in named.items():
+        check_finite(v, k)
     with torch.no_grad():
         info = torch.linalg.cholesky_ex(R).info
     if bool((info != 0).any()):
@@ -256,7 +240,7 @@ def solve_continuous_are(A, B, Q, R, *, method: str = "auto", check: bool = True
         Newton--Kleinman refinement steps; accurate when the Hamiltonian's eigenvectors are
         well conditioned.
     check : bool
-        Validate inputs and that the closed loop is Hurwitz.
+        Validate values (finite inputs, R positive definite) and that the closed loop is Hurwitz.
 
     Returns
     -------
@@ -277,7 +261,7 @@ def solve_continuous_are(A, B, Q, R, *, method: str = "auto", check: bool = True
     >>> bool(res.abs().max() < 1e-12)
     True
     """
-    A, B, Q, R = _prepare(A, B, Q, R)
+    A, B, Q, R = _prepare(A, B, Q, R, check)
     P = _CARE.apply(A, B, Q, R, method)
     if check:
         _check_closed_loop(P, A, B, R, "care")
@@ -299,7 +283,7 @@ def solve_discrete_are(A, B, Q, R, *, method: str = "auto", check: bool = True) 
         ``"torch"``: batched structure-preserving doubling algorithm (matrix products and
         solves only; converges quadratically when the closed loop is strictly stable).
     check : bool
-        Validate inputs and that the closed loop has spectral radius < 1.
+        Validate values (finite inputs, R positive definite) and that the closed loop has spectral radius < 1.
 
     Returns
     -------
@@ -315,7 +299,7 @@ def solve_discrete_are(A, B, Q, R, *, method: str = "auto", check: bool = True) 
     >>> bool(torch.linalg.eigvals(A - B @ K).abs().max() < 1)
     True
     """
-    A, B, Q, R = _prepare(A, B, Q, R)
+    A, B, Q, R = _prepare(A, B, Q, R, check)
     P = _DARE.apply(A, B, Q, R, method)
     if check:
         _check_closed_loop(P, A, B, R, "dare")

@@ -29,19 +29,39 @@ def _zeros_if_none(t, like):
     return torch.zeros_like(like) if t is None else t
 
 
-class _Sylvester(torch.autograd.Function):
+class _MatrixEquation(torch.autograd.Function):
+    """Shared plumbing of the matrix-equation Functions: inputs are tensors then the backend name.
+
+    ``setup_context`` keeps the inputs listed in ``saved_inputs`` and the solution (for both
+    reverse and forward mode) and the backend for the adjoint solve (``adjoint_method`` when set,
+    else the forward's); ``vmap`` moves every batched input's vmapped dimension first and calls the
+    batched kernels once. Subclasses define ``forward``, ``backward`` and ``jvp``.
+    """
+
+    saved_inputs: tuple = (0,)
+    adjoint_method: str | None = None
+
+    @classmethod
+    def setup_context(cls, ctx, inputs, output):
+        ctx.method = cls.adjoint_method or inputs[-1]
+        saved = [inputs[i] for i in cls.saved_inputs] + [output]
+        ctx.save_for_backward(*saved)
+        ctx.save_for_forward(*saved)
+
+    @classmethod
+    def vmap(cls, info, in_dims, *inputs):
+        *tensors, method = inputs
+        return cls.apply(*(_move(x, d, info.batch_size) for x, d in zip(tensors, in_dims)), method), 0
+
+
+class _Sylvester(_MatrixEquation):
     """AX + XB = C with reverse- and forward-mode derivatives by implicit differentiation."""
+
+    saved_inputs = (0, 1)
 
     @staticmethod
     def forward(A, B, C, method):
         return _backends.sylvester_forward(A, B, C, method)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        A, B, _, method = inputs
-        ctx.method = method
-        ctx.save_for_backward(A, B, output)
-        ctx.save_for_forward(A, B, output)
 
     @staticmethod
     def backward(ctx, gX):
@@ -60,11 +80,6 @@ class _Sylvester(torch.autograd.Function):
         if dB is not None:
             rhs = rhs - X @ dB
         return _Sylvester.apply(A, B, rhs, ctx.method)
-
-    @staticmethod
-    def vmap(info, in_dims, A, B, C, method):
-        A, B, C = (_move(x, d, info.batch_size) for x, d in zip((A, B, C), in_dims[:3]))
-        return _Sylvester.apply(A, B, C, method), 0
 
 
 def _move(x: torch.Tensor, d, size: int) -> torch.Tensor:
@@ -101,8 +116,9 @@ def solve_sylvester(A, B, C, *, method: str = "auto", check: bool = True) -> tor
     Notes
     -----
     Differentiable in reverse mode (``backward``, ``torch.autograd.grad``, ``gradgradcheck``)
-    and forward mode (:func:`torch.func.jvp`, :mod:`torch.autograd.forward_ad`); ``torch.vmap``
-    and hence ``torch.func.jacrev``/``jacfwd`` work too. Every derivative is one more Sylvester
+    and forward mode (:func:`torch.func.jvp`, :mod:`torch.autograd.forward_ad`);
+    ``torch.func.jacrev``/``jacfwd`` work too, and so does ``torch.vmap`` with ``check=False`` (the
+    checks read values, which vmap forbids; every solver of this module works the same way). Every derivative is one more Sylvester
     solve (Kao & Hennequin 2020).
 
     Examples

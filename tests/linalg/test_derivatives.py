@@ -97,3 +97,14 @@ def test_functorch_hessian_matches_autograd_hessian(seed):
     H = hessian(f)(A[0])
     H_ref = torch.autograd.functional.hessian(f, A[0])      # reverse-over-reverse
     assert torch.allclose(H, H_ref, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_vmap_equals_a_loop(name, seed):
+    """torch.vmap over the leading batch of the first input (the others shared) equals a Python loop;
+    check=False because the input checks read values, which vmap forbids (documented)."""
+    fn, args = _problems(seed)[name]
+    shared = [a[0] if a.dim() == 3 else a for a in args[1:]]
+    out = torch.vmap(lambda a: fn(a, *shared, check=False))(args[0].detach())
+    ref = torch.stack([fn(a, *shared) for a in args[0].detach()])
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)  # the same kernels, batched: round-off only
