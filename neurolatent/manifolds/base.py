@@ -197,8 +197,11 @@ class Manifold(abc.ABC):
         raise NotImplementedError(f"{self.name} is not a group, so it has no {what}; check manifold.is_group first")
 
     def identity(self, batch_shape: Sequence[int] = (), device=None, dtype=None) -> torch.Tensor:
-        """Group identity ``(*batch_shape, ambient_dim)`` (groups only)."""
-        self._not_group("identity")
+        """Group identity ``(*batch_shape, ambient_dim)`` (groups only). For every group of this
+        package (R^d, T^d, S^1, S^3, SO(3) and their products) it is :meth:`origin`."""
+        if not self.is_group:
+            self._not_group("identity")
+        return self.origin(batch_shape, device, dtype)
 
     def compose(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Group product ``a * b`` (groups only)."""

@@ -152,11 +152,6 @@ class Product(Manifold):
         return torch.cat([p.origin(batch_shape, device, dtype) for p in self.parts], dim=-1)
 
     # ------------------------------------------------------------ group
-    def identity(self, batch_shape: Sequence[int] = (), device=None, dtype=None):
-        if not self.is_group:
-            self._not_group("identity")
-        return torch.cat([p.identity(batch_shape, device, dtype) for p in self.parts], dim=-1)
-
     def compose(self, a, b):
         if not self.is_group:
             self._not_group("compose")

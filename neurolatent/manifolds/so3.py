@@ -133,9 +133,6 @@ class SO3(Manifold):
         q[..., 0] = 1
         return q
 
-    def identity(self, batch_shape: Sequence[int] = (), device=None, dtype=None):
-        return self.origin(batch_shape, device, dtype)
-
     def compose(self, a, b):
         self._check_point(a, "a")
         self._check_point(b, "b")

@@ -154,11 +154,6 @@ class Sphere(Manifold):
         return x
 
     # ------------------------------------------------------------ group (S1, S3)
-    def identity(self, batch_shape: Sequence[int] = (), device=None, dtype=None):
-        if not self.is_group:
-            self._not_group("identity")
-        return self.origin(batch_shape, device, dtype)
-
     def compose(self, a, b):
         if not self.is_group:
             self._not_group("compose")

@@ -126,9 +126,6 @@ class Torus(Manifold):
     def origin(self, batch_shape: Sequence[int] = (), device=None, dtype=None):
         return torch.zeros(*batch_shape, self.dim, device=resolve_device(device), dtype=resolve_dtype(dtype))
 
-    def identity(self, batch_shape: Sequence[int] = (), device=None, dtype=None):
-        return self.origin(batch_shape, device, dtype)
-
     def compose(self, a, b):
         self._check_point(a, "a")
         self._check_point(b, "b")
