@@ -88,16 +88,28 @@ def test_gru_lstm_support_contains_eigenvalues(m):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("m,N", [(GRU(g_h=1.5), 2400), (GRU(g_h=3.0, b_z=-4.0, b_r=2.0), 2400), (LSTM(b_f=6.0, g_g=2.0), 600)],
-                         ids=["gru-N2400", "gru-slow-N2400", "lstm-slow-N600"])
-def test_gru_lstm_support_contains_99_percent_without_band(m, N):
+@pytest.mark.parametrize("m,N,own_sites", [(GRU(g_h=1.5), 2400, False), (GRU(g_h=3.0, b_z=-4.0, b_r=2.0), 2400, False),
+                                           (LSTM(b_f=6.0, g_g=2.0), 600, False), (LSTM(g_g=1.5, b_f=2.0), 1200, True)],
+                         ids=["gru-N2400", "gru-slow-N2400", "lstm-slow-N600", "lstm-N1200-own-sites"])
+def test_gru_lstm_support_contains_99_percent_without_band(m, N, own_sites):
     """The literal criterion, with no edge band: where the edge is sparse (the LSTM whose forget gate
     piles half the spectrum at 1) it holds at N = 600; for the dense-edge GRUs the leak shrinks like
     N^-1/2 (GRU: 2.0% at N = 600, 1.2% at 1200, 0.85% at 2400), so >= 99% holds at N = 2400.
-    Measured outside (seeds 0, 1): gru 0.83/0.88%, gru-slow 0.50/0.88%, lstm-slow 0.17/0.42%."""
-    p = jacobian_spectrum(m)
-    ev = empirical_spectrum(m, N=N, burn_in=200).eigenvalues.ravel()
-    assert np.mean(p.contains(ev)) >= 0.99
+    Measured outside (seeds 0, 1): gru 0.83/0.88%, gru-slow 0.50/0.88%, lstm-slow 0.17/0.42%.
+
+    The other LSTM's right edge (near Re 1.06, its slow modes) depends on the tail of the heavy-tailed
+    cell states (|c| up to 11), so site statistics from an independent network move it by ~0.005 and
+    leave ~0.5% outliers beyond the finite-N band at N = 1200 and 2400 (1.1-1.5% outside in all).
+    Predicted from the network's own site statistics (the same theory, conditioned on the realised
+    site distribution) the outliers go (0.08-0.33% beyond the band): 0.67/0.67% outside at N = 1200,
+    0.48/0.46% at N = 2400.
+    """
+    emp = empirical_spectrum(m, N=N, burn_in=200)
+    if own_sites:
+        p = jacobian_spectrum(m, samples={k: np.asarray(v).ravel() for k, v in emp.samples.items()}, n_samples=10 ** 9)
+    else:
+        p = jacobian_spectrum(m)
+    assert np.mean(p.contains(emp.eigenvalues.ravel())) >= 0.99
 
 
 @pytest.mark.parametrize("m,target", [(GRU(g_h=2.0, b_z=-6.0), 1.0), (LSTM(b_f=6.0, g_g=2.0), 0.5)],
