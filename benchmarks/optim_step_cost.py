@@ -81,13 +81,19 @@ def main() -> None:
     }.items()]
     table(f"MLP 64-32-10 (2.4k parameters), batch 32, device {dev}", rows, rows[0][1])
 
-    rev = lambda: ReversibleMLP(64, 10, n_blocks=2, hidden=16, seed=0)  # noqa: E731
-    rows = [(k, time_steps(rev, f, xs, ys, onehot_mse, args.repeats, dev)) for k, f in {
-        "SGD": lambda m: torch.optim.SGD(m.parameters(), lr=0.03),
-        "Adam": lambda m: torch.optim.Adam(m.parameters(), lr=1e-2),
-        "exact Gauss-Newton": lambda m: exact_gauss_newton(m, lr=0.3),
-    }.items()]
-    table(f"Reversible MLP 2 blocks x hidden 16 (4.9k parameters), batch 32, device {dev}", rows, rows[0][1])
+    for hidden, jacobian in ((16, True), (1024, False)):
+        rev = lambda: ReversibleMLP(64, 10, n_blocks=2, hidden=hidden, seed=0)  # noqa: E731
+        opts = {
+            "SGD": lambda m: torch.optim.SGD(m.parameters(), lr=0.03),
+            "Adam": lambda m: torch.optim.Adam(m.parameters(), lr=1e-2),
+            "exact GN (Gram form)": lambda m: exact_gauss_newton(m, lr=0.3),
+        }
+        if jacobian:  # the full-Jacobian form needs N*C*P floats: only for the small network
+            opts["exact GN (full Jacobian)"] = lambda m: exact_gauss_newton(m, lr=0.3, method="jacobian")
+        n_par = sum(p.numel() for p in rev().parameters())
+        rows = [(k, time_steps(rev, f, xs, ys, onehot_mse, args.repeats, dev)) for k, f in opts.items()]
+        table(f"Reversible MLP 2 blocks x hidden {hidden} ({n_par / 1e3:.1f}k parameters), batch 32, device {dev}",
+              rows, rows[0][1])
 
 
 if __name__ == "__main__":

@@ -36,9 +36,10 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from neurolatent.methods.common import MLP, ClassificationData, evaluate, linear_cka, load_digits
+from neurolatent.methods.common import (MLP, ClassificationData, evaluate, linear_cka, load_digits,
+                                       make_teacher_classification)
 from neurolatent.methods.optim import (FOOF, KFAC, RLLC, ExactNaturalGradient, FishLeg, ReversibleMLP,
-                                       exact_gauss_newton, fisher_matrix, onehot_mse)
+                                       exact_gauss_newton, fisher_matrix, gauss_newton_kernel, onehot_mse)
 
 QUICK = bool(os.environ.get("NEUROLATENT_QUICK"))
 out_dir = Path("_output") if Path("_output").is_dir() else Path(tempfile.mkdtemp(prefix="nl_tutorial07_"))
@@ -146,8 +147,9 @@ fig.savefig(out_dir / "07_rllc.png", dpi=90)
 
 # %% [markdown]
 # RLLC clearly beats SGD and momentum here. Against Adam the paper's claim did not hold robustly in
-# our checks: on digits RLLC won for two seeds out of three, and on a teacher-network task Adam won
-# (see the test docstrings for the numbers).
+# our checks: over 3 epochs on digits RLLC won for two seeds out of three, whatever the memory size
+# (k = 2, 3, 4), law step c₂ or pseudo-inverse ridge; over 10 epochs Adam won on every seed, by 2-6×;
+# and on a teacher-network task Adam won (see the test docstrings for the numbers).
 #
 # ## 3. FishLeg's Q against the exact inverse damped Fisher
 # For a softmax-regression layer the Fisher is a single 18×18 block that we can invert exactly; Q is
@@ -179,42 +181,113 @@ fig.savefig(out_dir / "07_fishleg.png", dpi=90)
 
 # %% [markdown]
 # ## 4. Exact Gauss-Newton in a reversible MLP
-# A reversible MLP (2 additive-coupling blocks) trained with one-hot squared error; the GN step
-# ΔΘ = −η J⁺ r is computed exactly per minibatch. We track the training loss, test accuracy, and how
-# far the representations and weights move from initialisation (linear CKA, relative weight change).
+# A reversible MLP (2 additive-coupling blocks) trained with one-hot squared error. The GN step
+# Δθ = −η J⁺ r is exact: `exact_gauss_newton` builds the batch's tangent kernel K = J Jᵀ from each
+# layer's inputs and back-propagated sensitivities (C backward passes, no Jacobian) and solves an
+# (NC × NC) system, so hidden widths of 1024 train in seconds on a CPU.
+#
+# First the mechanism Buffelli et al. invoke for laziness: one full step (η = 1, which fits the
+# minibatch) moves the coupling weights of a wider network less.
 
 # %%
-n_train, epochs = (320, 3) if QUICK else (600, 10)
-sub = ClassificationData(digits.x_train[:n_train], digits.y_train[:n_train], digits.x_test, digits.y_test, 10,
-                         "digits-subset")
-steps = epochs * (n_train // 32)
-rev0 = ReversibleMLP(64, 10, n_blocks=2, hidden=16, seed=0)
-rev_opts = {"exact GN": lambda m: exact_gauss_newton(m, lr=0.3),
-            "Adam": lambda m: torch.optim.Adam(m.parameters(), lr=1e-2),
-            "SGD": lambda m: torch.optim.SGD(m.parameters(), lr=0.03)}
-rev_curves, summary = {}, {}
-for name, make in rev_opts.items():
-    net = copy.deepcopy(rev0)
-    rev_curves[name] = run(net, make(net), sub, steps, batch_size=32, loss_fn=onehot_mse, every=5)
-    with torch.no_grad():
-        cka = min(float(linear_cka(a, b)) for a, b in zip(net.block_outputs(sub.x_test), rev0.block_outputs(sub.x_test)))
-        p = torch.cat([q.reshape(-1) for q in net.blocks.parameters()])
-        p0 = torch.cat([q.reshape(-1) for q in rev0.blocks.parameters()])
-    summary[name] = dict(train=rev_curves[name][-1], test_acc=evaluate(net, sub.x_test, sub.y_test)["accuracy"],
-                         cka=cka, rel=float((p - p0).norm() / p0.norm()))
-    print(f"{name:9s} train loss {summary[name]['train']:.3f}  test acc {summary[name]['test_acc']:.3f}  "
-          f"min CKA to init {cka:.3f}  relative weight change {summary[name]['rel']:.2f}")
+x32, y32 = digits.x_train[:32], digits.y_train[:32]
+widths = [16, 64, 256] if QUICK else [16, 64, 256, 1024, 4096]
+one_step = []
+for h in widths:
+    net = ReversibleMLP(64, 10, n_blocks=2, hidden=h, seed=0)
+    net0 = copy.deepcopy(net)
+    opt = exact_gauss_newton(net, lr=1.0)
+    opt.zero_grad()
+    onehot_mse(net(x32), y32).backward()
+    opt.step()
+    p = torch.cat([q.detach().reshape(-1) for q in net.blocks.parameters()])
+    p0 = torch.cat([q.detach().reshape(-1) for q in net0.blocks.parameters()])
+    one_step.append(float((p - p0).norm() / p0.norm()))
+    print(f"hidden {h:5d}: one GN step changes the coupling weights by {100 * one_step[-1]:.1f}%")
 
-fig, ax = plt.subplots(figsize=(5, 3.5))
+# %% [markdown]
+# Then whole training runs on a teacher task (32 Gaussian features, 4 classes from a 4-unit tanh
+# teacher), where features matter. GN takes the paper's full step (η = 1); Adam and SGD keep the best
+# test accuracy of three learning rates. We record the test accuracy, how far the weights, the tangent
+# kernel K (on 32 test inputs) and the block representations (linear CKA) move from initialisation.
+
+# %%
+teacher = make_teacher_classification(800 if QUICK else 1600, 32, 4, hidden=4, seed=0)
+hidden, epochs = (256, 3) if QUICK else (1024, 10)
+steps = epochs * (len(teacher.y_train) // 32)
+rev0 = ReversibleMLP(32, 4, n_blocks=2, hidden=hidden, seed=0)
+rev_opts = {"exact GN (lr 1)": [lambda m: exact_gauss_newton(m, lr=1.0)],
+            "Adam": [lambda m, lr=lr: torch.optim.Adam(m.parameters(), lr=lr) for lr in (3e-4, 1e-3, 3e-3)],
+            "SGD": [lambda m, lr=lr: torch.optim.SGD(m.parameters(), lr=lr) for lr in (0.01, 0.03, 0.1)]}
+if QUICK:
+    rev_opts = {k: v[:2] for k, v in rev_opts.items()}
+probe = teacher.x_test[:32]
+k0 = gauss_newton_kernel(rev0, probe)
+rev_curves, summary = {}, {}
+for name, makers in rev_opts.items():
+    for make in makers:
+        net = copy.deepcopy(rev0)
+        curve = run(net, make(net), teacher, steps, batch_size=32, loss_fn=onehot_mse, every=10)
+        acc = evaluate(net, teacher.x_test, teacher.y_test)["accuracy"]
+        if name in summary and acc <= summary[name]["test_acc"]:
+            continue
+        with torch.no_grad():
+            cka = min(float(linear_cka(a, b)) for a, b in
+                      zip(net.block_outputs(teacher.x_test), rev0.block_outputs(teacher.x_test)))
+            p = torch.cat([q.reshape(-1) for q in net.blocks.parameters()])
+            p0 = torch.cat([q.reshape(-1) for q in rev0.blocks.parameters()])
+        ntk = float((gauss_newton_kernel(net, probe) - k0).norm() / k0.norm())
+        rev_curves[name] = curve
+        summary[name] = dict(train=curve[-1], test_acc=acc, cka=cka, rel=float((p - p0).norm() / p0.norm()), ntk=ntk)
+for name, r in summary.items():
+    print(f"{name:16s} train loss {r['train']:.3f}  test acc {r['test_acc']:.3f}  weights moved {100 * r['rel']:.0f}%  "
+          f"kernel moved {100 * r['ntk']:.0f}%  min block CKA to init {r['cka']:.2f}")
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+axes[0].loglog(widths, one_step, "o-")
+axes[0].set(xlabel="hidden width", ylabel="relative weight change", title="One full GN step")
 for name, c in rev_curves.items():
-    ax.semilogy([5 * (i + 1) for i in range(len(c))], c, label=name)
-ax.set(xlabel="step", ylabel="training loss (one-hot MSE)", title="Reversible MLP")
-ax.legend()
+    axes[1].semilogy([10 * (i + 1) for i in range(len(c))], c, label=name)
+axes[1].set(xlabel="step", ylabel="training loss (one-hot MSE)", title="Teacher task, reversible MLP")
+axes[1].legend()
 fig.tight_layout()
 fig.savefig(out_dir / "07_reversible_gn.png", dpi=90)
 
 # %% [markdown]
-# Exact GN drives the training loss down fastest, as in Buffelli et al. At this small width, though,
-# the other two findings — worse test accuracy and lazy training — did **not** reproduce: GN moved the
-# weights and representations about as much as Adam and generalised as well. The paper's regime is
-# wide networks on MNIST/CIFAR-10; the corresponding tests are kept as documented expected failures.
+# Laziness depends on the regime. Buffelli et al. start from small weights and use learning rates of
+# 0.1 and below; with the coupling weights scaled by 0.1 at initialisation and η = 0.1, GN on digits leaves
+# the tangent kernel and the coupling MLPs' hidden representations where they started, while Adam moves them.
+
+# %%
+n_sub, hidden, epochs = (320, 256, 3) if QUICK else (600, 1024, 10)
+sub = ClassificationData(digits.x_train[:n_sub], digits.y_train[:n_sub], digits.x_test, digits.y_test, 10, "digits")
+small0 = ReversibleMLP(64, 10, n_blocks=2, hidden=hidden, seed=0, init_scale=0.1)
+probe = sub.x_test[:32]
+k0 = gauss_newton_kernel(small0, probe)
+for name, make in {"exact GN (lr 0.1)": lambda m: exact_gauss_newton(m, lr=0.1),
+                   "Adam (lr 3e-3)": lambda m: torch.optim.Adam(m.parameters(), lr=3e-3)}.items():
+    net = copy.deepcopy(small0)
+    run(net, make(net), sub, epochs * (n_sub // 32), batch_size=32, loss_fn=onehot_mse, every=10 ** 9)
+    hid = lambda m: torch.tanh(m.blocks[0].f[0](sub.x_test[:, 32:]))  # noqa: E731  first coupling's hidden layer
+    with torch.no_grad():
+        cka = float(linear_cka(hid(net), hid(small0)))
+    ntk = float((gauss_newton_kernel(net, probe) - k0).norm() / k0.norm())
+    print(f"{name:18s} test acc {evaluate(net, sub.x_test, sub.y_test)['accuracy']:.3f}  kernel moved {100 * ntk:.0f}%  "
+          f"hidden-layer CKA to init {cka:.3f}")
+
+# %% [markdown]
+# What reproduces and what does not (full-mode numbers, hidden 1024, seeds 0 and 1; see
+# `tests/methods/optim/test_optim_reversible.py`):
+#
+# * **Faster at first, then saturating**: GN drives the training loss down fastest early on (digits,
+#   2 epochs), but with the full step its progress saturates above Adam's (teacher task, 10 epochs:
+#   0.175 / 0.164 vs 0.134 / 0.125).
+# * **Worse test accuracy**: with η = 1, GN reaches 0.73 / 0.75 against 0.82 / 0.82 for Adam. This is
+#   specific to the full step and the task: with η = 0.3 GN reaches 0.875, and on digits GN beats Adam.
+# * **Lazy training: regime-dependent.** One step moves wide networks less (left panel). With the full
+#   step and the default initialisation, fitting every minibatch exactly adds up: GN moved the weights by
+#   ~19% and the tangent kernel by several times its norm, *more* than Adam and SGD did. With a small
+#   initialisation and η = 0.1 GN is lazy (kernel moved 3%, hidden CKA 0.9999 vs Adam's 62% and 0.52) —
+#   but there it generalised as well as Adam after 10 epochs (0.90 vs 0.90). After 30 epochs GN (η = 0.1)
+#   had saturated 0.02 below Adam, as in the paper, yet η = 0.03 (still lazy) matched Adam: at an equal
+#   tuning budget the two findings did not appear together.

@@ -47,6 +47,14 @@ def check_policy(policy: str, owner: str) -> str:
     return policy
 
 
+def run_closure(closure) -> torch.Tensor | None:
+    """torch's optimiser closure protocol: evaluate ``closure`` with gradients on; None when absent."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
 def gradients_finite(named: Iterable[tuple[str, torch.Tensor]], policy: str, owner: str) -> bool:
     """True when every gradient is finite; otherwise warn (``skip``) and return False, or raise."""
     for name, p in named:

@@ -28,7 +28,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import InputRecorder, check_nonneg, check_policy, check_positive, gradients_finite, split_layers
+from ._base import (InputRecorder, check_nonneg, check_policy, check_positive, gradients_finite,
+                    run_closure, split_layers)
 from .natural_gradient import fisher_vector_product
 
 __all__ = ["FishLeg"]
@@ -120,6 +121,45 @@ class FishLeg(torch.optim.Optimizer):
     def remove_hooks(self) -> None:
         self._inputs.remove()
 
+    # -- checkpointing ----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """torch's optimiser state plus FishLeg's own: the factors ``L, R`` of Q, the auxiliary Adam state,
+        the probe generator, the remaining warm-up steps and the auxiliary-loss history."""
+        out = super().state_dict()
+        out["fishleg"] = {
+            "factors": [tuple(t.detach().clone() for t in self.factors[m]) for m in self.layers],
+            "aux_optimizer": self.aux_optimizer.state_dict(),
+            "generator": self._gen.get_state(),
+            "warmup_left": self._warmup_left,
+            "aux_history": list(self.aux_history),
+        }
+        return out
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore :meth:`state_dict`; the optimiser then continues exactly as the saved one would have."""
+        state_dict = dict(state_dict)
+        extra = state_dict.pop("fishleg", None)
+        if extra is None:
+            raise KeyError("FishLeg.load_state_dict: no 'fishleg' entry; pass a dict made by FishLeg.state_dict() "
+                           "(plain torch optimiser states lack Q's factors)")
+        if len(extra["factors"]) != len(self.layers):
+            raise ValueError(f"FishLeg.load_state_dict: the state holds Q factors of {len(extra['factors'])} layers "
+                             f"but this optimiser has {len(self.layers)}; build it on the same architecture")
+        for m, saved in zip(self.layers, extra["factors"]):
+            for t, v in zip(self.factors[m], saved):
+                if t.shape != v.shape:
+                    raise ValueError(f"FishLeg.load_state_dict: a Q factor of shape {tuple(v.shape)} does not fit "
+                                     f"the layer's {tuple(t.shape)}; build the optimiser on the same architecture")
+        super().load_state_dict(state_dict)
+        with torch.no_grad():  # in place, so that the auxiliary Adam keeps pointing at the same tensors
+            for m, saved in zip(self.layers, extra["factors"]):
+                for t, v in zip(self.factors[m], saved):
+                    t.copy_(v)
+        self.aux_optimizer.load_state_dict(extra["aux_optimizer"])
+        self._gen.set_state(extra["generator"])
+        self._warmup_left = int(extra["warmup_left"])
+        self.aux_history = list(extra["aux_history"])
+
     # -- Q ------------------------------------------------------------------------------------
     def _as_matrix(self, m: nn.Module, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
         return w if b is None else torch.cat([w, b[:, None]], 1)
@@ -209,10 +249,7 @@ class FishLeg(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = run_closure(closure)
         group = self.param_groups[0]
         named = [(self._names[m][0], m.weight) for m in self.layers]
         named += [(self._names[m][1], m.bias) for m in self.layers if m.bias is not None]

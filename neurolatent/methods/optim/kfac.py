@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._base import check_nonneg, check_policy, check_positive, gradients_finite, split_layers
+from ._base import check_nonneg, check_policy, check_positive, gradients_finite, run_closure, split_layers
 
 __all__ = ["KFAC", "FOOF"]
 
@@ -187,6 +187,36 @@ class KFAC(torch.optim.Optimizer):
             h.remove()
         self._handles = []
 
+    # -- checkpointing ----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """torch's optimiser state plus the curvature: per-layer factors ``A, G`` (and their damped inverses),
+        the step counter (which decides when inverses are refreshed) and the sampled-Fisher generator."""
+        out = super().state_dict()
+        out["curvature"] = {
+            "factors": [{k: v.detach().clone() for k, v in self._factors[m].items()} for m in self.layers],
+            "steps": self._steps,
+            "generator": self._gen.get_state() if self.fisher == "sampled" else None,
+        }
+        return out
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore :meth:`state_dict`; the optimiser then continues exactly as the saved one would have."""
+        state_dict = dict(state_dict)
+        curv = state_dict.pop("curvature", None)
+        if curv is None:
+            raise KeyError(f"{self._name}.load_state_dict: no 'curvature' entry; pass a dict made by "
+                           f"{self._name}.state_dict() (plain torch optimiser states lack the Kronecker factors)")
+        if len(curv["factors"]) != len(self.layers):
+            raise ValueError(f"{self._name}.load_state_dict: the state holds factors of {len(curv['factors'])} layers "
+                             f"but this optimiser has {len(self.layers)}; build it on the same architecture")
+        super().load_state_dict(state_dict)
+        for m, fac in zip(self.layers, curv["factors"]):
+            self._factors[m] = {k: v.to(device=m.weight.device, dtype=m.weight.dtype).clone() for k, v in fac.items()}
+            self._captured[m].clear()
+        self._steps = int(curv["steps"])
+        if self.fisher == "sampled" and curv.get("generator") is not None:
+            self._gen.set_state(curv["generator"])
+
     # -- statistics -------------------------------------------------------------------------
     def _update_factors(self, mod: nn.Module) -> bool:
         store = self._captured[mod]
@@ -232,10 +262,7 @@ class KFAC(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         """One update; ``closure`` (optional) zeroes grads, computes the loss, back-propagates, returns it."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = run_closure(closure)
         group = self.param_groups[0]
         lr, damping, mom, wd = group["lr"], group["damping"], group["momentum"], group["weight_decay"]
         if not gradients_finite([(f"{type(m).__name__}#{i}", p) for i, m in enumerate(self.layers)

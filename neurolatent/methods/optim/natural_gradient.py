@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
-from ._base import InputRecorder, check_nonneg, check_policy, check_positive, gradients_finite
+from ._base import InputRecorder, check_nonneg, check_policy, check_positive, gradients_finite, run_closure
 
 __all__ = ["ExactNaturalGradient", "fisher_matrix", "fisher_vector_product", "flat_grad"]
 
@@ -204,10 +204,7 @@ class ExactNaturalGradient(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = run_closure(closure)
         group = self.param_groups[0]
         params = group["params"]
         if not gradients_finite(list(self.named.items()), self.nonfinite, type(self).__name__):

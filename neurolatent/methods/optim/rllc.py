@@ -29,7 +29,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from ._base import check_nonneg, check_policy, check_positive, gradients_finite, named_params_of
+from ._base import check_nonneg, check_policy, check_positive, gradients_finite, named_params_of, run_closure
 
 __all__ = ["RLLC"]
 
@@ -116,12 +116,31 @@ class RLLC(torch.optim.Optimizer):
                 mg += (m @ p.grad.reshape(-1).to(torch.float64)).cpu()
         return gram, mg
 
+    def state_dict(self) -> dict:
+        """torch's optimiser state (the memory units) plus the learning law and its history."""
+        out = super().state_dict()
+        out["rllc"] = {"law": self.law.clone(), "law_history": [v.clone() for v in self.law_history],
+                       "has_memory": self._has_memory, "betas": self.betas.clone()}
+        return out
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore :meth:`state_dict`; the optimiser then continues exactly as the saved one would have."""
+        state_dict = dict(state_dict)
+        extra = state_dict.pop("rllc", None)
+        if extra is None:
+            raise KeyError("RLLC.load_state_dict: no 'rllc' entry; pass a dict made by RLLC.state_dict()")
+        if extra["betas"].numel() != self.betas.numel():
+            raise ValueError(f"RLLC.load_state_dict: the state has k={extra['betas'].numel()} memory units but this "
+                             f"optimiser has k={self.betas.numel()}; pass the same betas")
+        super().load_state_dict(state_dict)
+        self.law = extra["law"].to(torch.float64).clone()
+        self.law_history = [v.clone() for v in extra["law_history"]]
+        self._has_memory = bool(extra["has_memory"])
+        self.betas = extra["betas"].to(torch.float64).clone()
+
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = run_closure(closure)
         group = self.param_groups[0]
         params = [p for p in group["params"] if p.grad is not None]
         if not gradients_finite(named_params_of(params), self.nonfinite, "RLLC"):
