@@ -45,19 +45,24 @@ def _step(net, opt, loss_fn, batch):
     opt.step()
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_state_dict_round_trip_continues_identically(name, seed):
+def _trained_and_fresh(name, seed):
+    """Two steps of optimiser ``name`` on a net, and a fresh optimiser on a copy of the trained net."""
     make, loss_fn = CASES[name]
     batches = _batches(seed)
     net = _net(seed)
     opt = make(net)
     for b in batches[:2]:
         _step(net, opt, loss_fn, b)
-    buf = io.BytesIO()
-    torch.save(opt.state_dict(), buf)
     net2 = _net(seed + 1)  # a fresh model (deepcopy would also copy the optimiser's hooks)
     net2.load_state_dict(net.state_dict())
-    fresh = make(net2)
+    return net, opt, net2, make(net2), loss_fn, batches
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_state_dict_round_trip_continues_identically(name, seed):
+    net, opt, net2, fresh, loss_fn, batches = _trained_and_fresh(name, seed)
+    buf = io.BytesIO()
+    torch.save(opt.state_dict(), buf)
     buf.seek(0)
     fresh.load_state_dict(torch.load(buf, weights_only=False))
     for b in batches[2:]:
@@ -71,15 +76,7 @@ def test_state_dict_round_trip_continues_identically(name, seed):
 def test_lost_extra_state_would_change_the_step(name, key, seed):
     """Control: loading only torch's part of the state (no factors / Q / law) gives a different third step,
     so the round-trip test above really checks the extra state."""
-    make, loss_fn = CASES[name]
-    batches = _batches(seed)
-    net = _net(seed)
-    opt = make(net)
-    for b in batches[:2]:
-        _step(net, opt, loss_fn, b)
-    net2 = _net(seed + 1)
-    net2.load_state_dict(net.state_dict())
-    fresh = make(net2)
+    net, opt, net2, fresh, loss_fn, batches = _trained_and_fresh(name, seed)
     sd = opt.state_dict()
     sd.pop(key)
     torch.optim.Optimizer.load_state_dict(fresh, sd)  # torch's part only
