@@ -88,14 +88,17 @@ def test_gru_lstm_support_contains_eigenvalues(m):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("m,N,own_sites", [(GRU(g_h=1.5), 2400, False), (GRU(g_h=3.0, b_z=-4.0, b_r=2.0), 2400, False),
-                                           (LSTM(b_f=6.0, g_g=2.0), 600, False), (LSTM(g_g=1.5, b_f=2.0), 1200, True)],
-                         ids=["gru-N2400", "gru-slow-N2400", "lstm-slow-N600", "lstm-N1200-own-sites"])
+@pytest.mark.parametrize("m,N,own_sites", [
+    (GRU(g_h=3.0, b_z=-6.0), 600, False), (LSTM(b_f=6.0, g_g=2.0), 600, False),
+    (LSTM(g_g=2.0, b_f=6.0, b_o=2.0), 600, False),
+    (GRU(g_h=1.5), 2400, False), (GRU(g_h=3.0, b_z=-4.0, b_r=2.0), 2400, False), (LSTM(g_g=1.5, b_f=2.0), 1200, True),
+], ids=["gru-closed-N600", "lstm-slow-N600", "lstm-slow-bo2-N600", "gru-N2400", "gru-slow-N2400", "lstm-N1200-own-sites"])
 def test_gru_lstm_support_contains_99_percent_without_band(m, N, own_sites):
-    """The literal criterion, with no edge band: where the edge is sparse (the LSTM whose forget gate
-    piles half the spectrum at 1) it holds at N = 600; for the dense-edge GRUs the leak shrinks like
-    N^-1/2 (GRU: 2.0% at N = 600, 1.2% at 1200, 0.85% at 2400), so >= 99% holds at N = 2400.
-    Measured outside (seeds 0, 1): gru 0.83/0.88%, gru-slow 0.50/0.88%, lstm-slow 0.17/0.42%.
+    """The literal criterion, with no edge band. Where the edge is sparse -- a closed GRU update gate or
+    an LSTM forget gate near 1 pile most of the spectrum at 1 -- it holds at N = 600 (outside, seeds
+    0/1/2: gru-closed 0.67/1.00/0.33%, lstm-slow 0.17/0.42/-, lstm-slow-bo2 0.67/0.50/0.33%). For the
+    dense-edge GRUs the leak shrinks like N^-1/2 (GRU: 2.0% at N = 600, 1.2% at 1200, 0.85% at 2400),
+    so >= 99% holds at N = 2400 (seeds 0/1: gru 0.83/0.88%, gru-slow 0.50/0.88%).
 
     The other LSTM's right edge (near Re 1.06, its slow modes) depends on the tail of the heavy-tailed
     cell states (|c| up to 11), so site statistics from an independent network move it by ~0.005 and
