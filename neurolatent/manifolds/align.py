@@ -73,15 +73,66 @@ def _align_sphere(est, ref, allow_reflection):
     return aligned, {"rotation": o, "reflection": bool(np.linalg.det(o) < 0)}
 
 
-def _align_so3(est, ref):
+def _qmat(p: np.ndarray, side: str) -> np.ndarray:
+    """4 x 4 matrix of ``q -> p q`` (``side="left"``) or ``q -> q p`` (``"right"``)."""
+    basis, pt = torch.eye(4, dtype=torch.float64), torch.from_numpy(p).expand(4, 4)
+    return (qmul(pt, basis) if side == "left" else qmul(basis, pt)).numpy().T
+
+
+def _left_right(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit quaternions ``(a, b)`` with ``w q = a q b`` for ``w`` in SO(4) (unique up to a joint sign).
+
+    ``w 1 = a b`` fixes ``b = a^{-1} (w 1)``; then ``(w q)(w 1)^{-1} = a q a^{-1}``, so ``a`` is the unit
+    null vector of the linear conditions ``a e_k - c(e_k) a = 0`` over the basis ``e_k``.
+    """
+    w0 = w[:, 0]
+    c = _qmat(qconj(torch.from_numpy(w0)).numpy(), "right") @ w                # q -> (w q) conj(w0)
+    rows = np.concatenate([_qmat(np.eye(4)[k], "right") - _qmat(c[:, k], "left") for k in range(4)])
+    a = np.linalg.svd(rows)[2][-1]
+    b = qmul(qconj(torch.from_numpy(a)), torch.from_numpy(w0)).numpy()
+    return a, b
+
+
+def _align_so3(est, ref, allow_reflection, n_starts: int = 8):
+    """Best isometry of SO(3): ``g -> a g b`` or (a reflection) ``g -> a g^{-1} b``.
+
+    On unit quaternions these maps are the orthogonal maps of R^4 (``L_a R_b`` in SO(4), and with the
+    conjugation ``q -> q-bar`` those of determinant -1), so we maximise the sign-invariant
+    ``sum_t |<ref_t, W est_t>|`` over ``W`` in O(4) (SO(4) without reflections) by alternating the
+    per-time signs and an orthogonal Procrustes step, from the identity, the best left rotation
+    (Markley's eigenvector) and a few seeded random starts; each sweep cannot decrease the objective.
+    """
     e, r = torch.from_numpy(est), torch.from_numpy(ref)
-    m = qmul(r, qconj(e)).numpy()  # ref_t * est_t^{-1}: the rotation taking est_t to ref_t
-    # Maximise sum_t <q, m_t>^2 (sign invariant): the top eigenvector (Markley averaging).
-    w, v = np.linalg.eigh(m.T @ m)
-    q = v[:, -1]
-    q = q if q[0] >= 0 else -q
-    aligned = qmul(torch.from_numpy(q), e).numpy()
-    return aligned, {"rotation": q}
+    m = qmul(r, qconj(e)).numpy()  # ref_t * est_t^{-1}: the left rotation taking est_t to ref_t
+    q_left = np.linalg.eigh(m.T @ m)[1][:, -1]
+    starts = [np.eye(4), _qmat(q_left, "left")]
+    rng = np.random.default_rng(0)
+    for _ in range(n_starts):
+        g, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+        starts.append(g)
+    if not allow_reflection:
+        flip = np.diag([1.0, -1.0, -1.0, -1.0])
+        starts = [w if np.linalg.det(w) > 0 else w @ flip for w in starts]
+    best_val, best_w = -np.inf, None
+    for w in starts:
+        val = np.abs(np.einsum("ti,ij,tj->t", ref, w, est)).sum()
+        for _ in range(200):
+            s = np.sign(np.einsum("ti,ij,tj->t", ref, w, est))
+            s[s == 0] = 1.0
+            w, _ = _procrustes(est * s[:, None], ref, allow_reflection)
+            new = np.abs(np.einsum("ti,ij,tj->t", ref, w, est)).sum()
+            done = new <= val + 1e-12 * max(1.0, abs(val))
+            val = max(val, new)
+            if done:
+                break
+        if val > best_val + 1e-12:
+            best_val, best_w = val, w
+    w = best_w
+    aligned = est @ w.T
+    aligned /= np.linalg.norm(aligned, axis=1, keepdims=True)
+    inverse = bool(np.linalg.det(w) < 0)
+    a, b = _left_right(w @ np.diag([1.0, -1.0, -1.0, -1.0]) if inverse else w)
+    return aligned, {"left": a, "right": b, "inverse": inverse, "isometry": w, "reflection": inverse}
 
 
 def _align_euclid(est, ref, allow_reflection, scale):
@@ -100,7 +151,7 @@ def _align(est, ref, m, allow_reflection, scale):
     if isinstance(m, Sphere):
         return _align_sphere(est, ref, allow_reflection)
     if isinstance(m, SO3):
-        return _align_so3(est, ref)
+        return _align_so3(est, ref, allow_reflection)
     if isinstance(m, Euclid):
         return _align_euclid(est, ref, allow_reflection, scale)
     if isinstance(m, Product):
@@ -125,9 +176,12 @@ def align_latents(estimate, reference, manifold, *, allow_reflection: bool = Tru
     * Spheres: orthogonal Procrustes in ambient coordinates, :math:`O \in O(d+1)` (or
       :math:`SO(d+1)` when ``allow_reflection=False``) maximising :math:`\sum_t\langle
       \mathrm{ref}_t, O\,\mathrm{est}_t\rangle`.
-    * SO3: the fixed rotation ``r`` applied on the left (``r * est_t``) maximising
-      :math:`\sum_t \langle \mathrm{ref}_t, r\,\mathrm{est}_t\rangle^2`: the top eigenvector of
-      :math:`\sum_t m_t m_t^T`, :math:`m_t = \mathrm{ref}_t\,\mathrm{est}_t^{-1}`.
+    * SO3: every isometry of the bi-invariant metric, :math:`g \mapsto a\,g\,b` and (a
+      "reflection") :math:`g \mapsto a\,g^{-1} b` -- the model's kernel depends only on distances,
+      so the latents are identifiable only up to these. On unit quaternions they are the
+      orthogonal maps :math:`W` of :math:`\mathbb R^4` (up to sign); :math:`W` maximises
+      :math:`\sum_t |\langle \mathrm{ref}_t, W \mathrm{est}_t\rangle|`, found by alternating
+      signs and Procrustes steps from several starts (one is the best left rotation).
     * Euclidean: orthogonal Procrustes plus translation, with an optional global scale.
     * Products: each factor separately.
 
@@ -139,7 +193,8 @@ def align_latents(estimate, reference, manifold, *, allow_reflection: bool = Tru
     manifold : str or Manifold
         The common manifold (spec strings as in :func:`get_manifold`).
     allow_reflection : bool
-        Allow improper isometries (reflections) on tori, spheres and Euclidean spaces.
+        Allow improper isometries: reflections on tori, spheres and Euclidean spaces, the
+        inversion :math:`g \mapsto g^{-1}` on SO3.
     scale : bool
         Euclidean factors only: also fit a global scale (off by default).
 
@@ -152,7 +207,8 @@ def align_latents(estimate, reference, manifold, *, allow_reflection: bool = Tru
         (radians on tori and spheres; half the rotation angle on SO3).
     info : dict
         The transform (``permutation``/``signs``/``offset``, ``rotation``, ``scale``,
-        ``translation``, ``reflection``; ``parts`` for products) and ``median_error``,
+        ``translation``, ``reflection``; on SO3 ``left``, ``right`` (quaternions ``a``, ``b``),
+        ``inverse`` and the 4 x 4 ``isometry``; ``parts`` for products) and ``median_error``,
         ``mean_error``, ``rmse`` (floats).
 
     Examples
