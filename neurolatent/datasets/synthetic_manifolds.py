@@ -70,6 +70,10 @@ def make_manifold_recording(manifold, n_neurons: int = 30, n_time: int = 300, li
         Bin rate (Hz); ``time = k / fs`` seconds.
     width, amplitude, baseline, max_rate, base_rate : float
         Tuning width w, Gaussian amplitude A and baseline b, Poisson peak and base rates (per bin).
+        The width is measured in the manifold's kernel-ready distance, so the same ``width`` is
+        narrower in angle on SO3 (:math:`d^2 = 4(1 - \langle q, c\rangle^2) \approx 4\theta^2`
+        for half-angle :math:`\theta`) than on S3 (:math:`2(1 - \cos\theta) \approx \theta^2`):
+        pass twice the width on SO3 for bumps of the same angular size.
     step : float
         Random-walk step std s (radians for tori).
     trajectory : {"random_walk", "iid"}
