@@ -21,7 +21,7 @@ What was checked of ``GATED_RNN_NOTES.md`` (tests in ``tests/theory``):
   inside, a leak of 0.15–1.85x that of a Ginibre matrix of the same size (the exact circular law
   itself leaves 1/sqrt(2πD) ≈ 1.6% outside at D = 600); the leak shrinks like N^-1/2 (GRU 0.5–0.9%
   at N = 2400). One LSTM setting (g_g = 1.5, b_f = 2) has its right edge set by the tail of its
-  heavy-tailed cell states (|c| up to 11): site statistics from an independent network leave ~0.5%
+  heavy-tailed cell states (``|c|`` up to 11): site statistics from an independent network leave ~0.5%
   outliers there at N = 1200 and 2400, the network's own site statistics leave 0.5–0.7% outside.
 * Slow modes: ``#{|λ|<ε}/D`` follows P(σ_z < ε) (0.122 predicted vs 0.129 measured at α_z = 20).
 * λ_max for α_z = 0 from the two-component eigenproblem (derived); for α_z > 0 from a sampled

@@ -38,14 +38,18 @@ def test_latents_recovered(spec, lik, n_neurons, n_time, steps, tol):
     assert info["median_error"] < tol
 
 
+def _cv_winner(ds, candidates, seed, **kw) -> str:
+    """Two-fold cross-validation of every candidate (fitted and scored the same way); the best mean
+    held-out log-likelihood per entry wins."""
+    cv = compare_manifolds(ds["Y"], candidates, folds=2, seed=seed, infer_steps=150, progress=False, **kw)
+    print(cv["log_likelihood"].to_pandas())
+    return str(cv["log_likelihood"].mean("fold").idxmax("manifold").item())
+
+
 def test_cv_ranks_the_true_ring_first():
     ds = make_manifold_recording("T1", n_neurons=16, n_time=150, noise=0.1, seed=0, trajectory="iid")
-    cv = compare_manifolds(ds["Y"], ["T1", "R1", "R2"], folds=2, seed=0, max_steps=200, infer_steps=150,
-                           progress=False)
-    mean = cv["log_likelihood"].mean("fold")
-    print(cv["log_likelihood"].to_pandas())
     # measured per-entry held-out log-lik T1 0.73, R2 0.71, R1 0.62 nats
-    assert str(mean.idxmax("manifold").item()) == "T1"
+    assert _cv_winner(ds, ["T1", "R1", "R2"], 0, max_steps=200) == "T1"
 
 
 CV_CASES = [
@@ -60,10 +64,7 @@ CV_CASES = [
 def test_cv_ranks_the_true_manifold_first(truth, candidates, seed):
     # 30 neurons x 150 iid latents, Gaussian noise 0.1; every candidate is fitted and scored the same way
     ds = make_manifold_recording(truth, n_neurons=30, n_time=150, noise=0.1, seed=seed, trajectory="iid")
-    cv = compare_manifolds(ds["Y"], candidates, folds=2, seed=seed, max_steps=250, infer_steps=150, progress=False)
-    mean = cv["log_likelihood"].mean("fold")
-    print(mean.to_pandas())
-    assert str(mean.idxmax("manifold").item()) == truth
+    assert _cv_winner(ds, candidates, seed, max_steps=250) == truth
 
 
 def test_cv_ranks_SO3_first_against_its_double_cover_and_R3():
@@ -101,11 +102,7 @@ def test_cv_ranks_SO3_first_against_its_double_cover_and_R3():
     # 30 x 100 and 30 x 150 recordings at 0.21-0.25 rad on seeds 0-2 while init="pca" gives 0.49-0.70,
     # so random stays the SO3 default; seed 2 here only needs more steps.)
     ds = make_manifold_recording("SO3", n_neurons=30, n_time=300, noise=0.1, width=1.4, seed=0, trajectory="iid")
-    cv = compare_manifolds(ds["Y"], ["SO3", "S3", "R3"], folds=2, seed=0, max_steps=300, infer_steps=150,
-                           progress=False)
-    mean = cv["log_likelihood"].mean("fold")
-    print(cv["log_likelihood"].to_pandas())
-    assert str(mean.idxmax("manifold").item()) == "SO3"
+    assert _cv_winner(ds, ["SO3", "S3", "R3"], 0, max_steps=300) == "SO3"
 
 
 POISSON_CV_CASES = [
@@ -130,8 +127,4 @@ def test_cv_ranks_the_true_manifold_first_with_poisson_counts(truth, candidates,
     # counts y ~ Poisson(0.5 + 8 h) per bin; every candidate fitted and scored with the Poisson likelihood
     ds = make_manifold_recording(truth, n_neurons=n_neurons, n_time=150, likelihood="poisson", seed=seed,
                                  trajectory="iid")
-    cv = compare_manifolds(ds["Y"], candidates, folds=2, seed=seed, likelihood="poisson", max_steps=250,
-                           infer_steps=150, progress=False)
-    mean = cv["log_likelihood"].mean("fold")
-    print(mean.to_pandas())
-    assert str(mean.idxmax("manifold").item()) == truth
+    assert _cv_winner(ds, candidates, seed, likelihood="poisson", max_steps=250) == truth
