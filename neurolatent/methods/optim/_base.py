@@ -109,16 +109,32 @@ def split_layers(model: nn.Module, owner: str, unsupported: str = "raise",
 
 
 class InputRecorder:
-    """Keeps the model's last training-mode input (a forward pre-hook), for optimisers that
-    recompute per-example quantities on the current batch (exact natural gradient, FishLeg)."""
+    """Keeps the model's last training-mode input (a forward hook), for optimisers that recompute
+    per-example quantities on the current batch (exact natural gradient, FishLeg, Gauss-Newton).
 
-    def __init__(self, model: nn.Module):
+    With ``output_grad=True`` it also keeps ``out_grad``, the gradient of the loss with respect to
+    that forward pass's output (a tensor hook fired by the caller's ``loss.backward()``). Set
+    ``active = False`` while the optimiser re-runs the model itself, so the batch is not overwritten.
+    """
+
+    def __init__(self, model: nn.Module, output_grad: bool = False):
         self.x: torch.Tensor | None = None
-        self._handle = model.register_forward_pre_hook(self._record)
+        self.out_grad: torch.Tensor | None = None
+        self.output_grad = output_grad
+        self.active = True
+        self._handle = model.register_forward_hook(self._record)
 
-    def _record(self, mod: nn.Module, inputs: tuple) -> None:
-        if mod.training and torch.is_grad_enabled():
-            self.x = inputs[0].detach()
+    def _record(self, mod: nn.Module, inputs: tuple, output) -> None:
+        if not (self.active and mod.training and torch.is_grad_enabled()):
+            return
+        self.x = inputs[0].detach()
+        if self.output_grad:
+            self.out_grad = None
+            if isinstance(output, torch.Tensor) and output.requires_grad:
+                output.register_hook(self._grab)
+
+    def _grab(self, g: torch.Tensor) -> None:
+        self.out_grad = g.detach()
 
     def remove(self) -> None:
         self._handle.remove()

@@ -33,7 +33,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import check_nonneg, check_policy, check_positive, gradients_finite, run_closure, split_layers
+from ._base import (InputRecorder, check_nonneg, check_policy, check_positive, gradients_finite, run_closure,
+                    split_layers)
 
 __all__ = ["GaussNewton", "gauss_newton_kernel"]
 
@@ -109,30 +110,6 @@ def _kernel(acts: list[torch.Tensor], betas: list[torch.Tensor]) -> torch.Tensor
     return k.reshape(n * c, n * c)
 
 
-class _BatchRecorder:
-    """Keeps the input of the model's last training-mode forward pass and the gradient of the loss with
-    respect to its output (a tensor hook fired by the caller's ``loss.backward()``)."""
-
-    def __init__(self, model: nn.Module):
-        self.x: torch.Tensor | None = None
-        self.out_grad: torch.Tensor | None = None
-        self.active = True
-        self._handle = model.register_forward_hook(self._record)
-
-    def _record(self, mod: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        if not (self.active and mod.training and torch.is_grad_enabled() and output.requires_grad):
-            return
-        self.x, self.out_grad = inputs[0].detach(), None
-
-        def grab(g: torch.Tensor) -> None:
-            self.out_grad = g.detach()
-
-        output.register_hook(grab)
-
-    def remove(self) -> None:
-        self._handle.remove()
-
-
 class GaussNewton(torch.optim.Optimizer):
     r"""Exact damped Gauss-Newton step for one-hot squared error, from layer-wise Gram matrices.
 
@@ -183,7 +160,7 @@ class GaussNewton(torch.optim.Optimizer):
             if not m.weight.requires_grad or (m.bias is not None and not m.bias.requires_grad):
                 raise ValueError(f"{owner}: freeze whole Linear layers (weight and bias together), not one of them")
         self.model, self.layers = model, layers
-        self._recorder = _BatchRecorder(model)
+        self._recorder = InputRecorder(model, output_grad=True)
 
     def remove_hooks(self) -> None:
         self._recorder.remove()
