@@ -7,13 +7,65 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
 __all__ = ["atomic_path", "resolve_device", "resolve_dtype", "make_generator"]
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the platform allows.
+
+    On Linux (>= 4.7) the value is read from the ``Umask:`` line of ``/proc/self/status``, which
+    leaves the umask untouched for every other thread. Elsewhere the only portable way is the
+    :func:`os.umask` round trip (set a value, get the old one back, restore it); that briefly
+    changes the umask for the whole process, so it is serialised by a lock here, but a thread
+    that creates a file outside this module during those few instructions could see ``0o077``.
+
+    Returns
+    -------
+    int
+        The umask, e.g. ``0o022``.
+
+    Examples
+    --------
+    >>> 0 <= current_umask() <= 0o777
+    True
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def _final_mode(path: Path) -> int:
+    """The permission bits ``open(path, "w")`` would leave on ``path``.
+
+    An existing regular file keeps its mode (``open`` truncates in place); a new file gets
+    ``0o666 & ~umask``. A symlink is followed, as ``open`` does.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return 0o666 & ~current_umask()
+    if stat.S_ISREG(st.st_mode):
+        return stat.S_IMODE(st.st_mode)
+    return 0o666 & ~current_umask()
 
 
 @contextlib.contextmanager
@@ -24,6 +76,12 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     on POSIX file systems. If the body raises, the temporary file is removed and ``path`` is
     left untouched (an existing file keeps its old content).
 
+    The final file gets the permissions a plain ``open(path, "w")`` would give it: a new file
+    ``0o666 & ~umask`` (usually ``-rw-r--r--``, readable by colleagues), an existing regular
+    file its previous mode. (:func:`tempfile.mkstemp` creates the temporary file ``0o600``;
+    the mode is set on the temporary file just before the rename, so whatever the writer did
+    to it -- truncate or delete and recreate -- the result is the same.)
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -32,6 +90,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     ...     _ = tmp.write_text("hello")
     >>> (d / "x.txt").read_text()
     'hello'
+    >>> oct((d / "x.txt").stat().st_mode & 0o777) == oct(0o666 & ~current_umask())
+    True
     """
     path = Path(path)
     if not path.parent.exists():
@@ -43,6 +103,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _final_mode(path))
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
