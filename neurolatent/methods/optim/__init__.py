@@ -14,6 +14,19 @@ Checkpointing: ``state_dict()`` of KFAC/FOOF (Kronecker factors, step counter, s
 FishLeg (Q's factors, auxiliary Adam, probe generator) and RLLC (the law) holds everything needed for a
 fresh optimiser to continue identically after ``load_state_dict``.
 
+Copies and pickles: the optimisers attach their layer/batch hooks to the model through weak references
+(``_base.OwnedHook``); ``copy.deepcopy(model)`` or pickling the model yields a model whose copies of those
+hooks are inert, so a snapshot trains with any optimiser (plain SGD or a fresh one of the same kind) and
+the original optimiser keeps stepping its own model. The hooks are removed when the optimiser is collected.
+Batch recorders (ExactNaturalGradient, FishLeg, GaussNewton) record only the user's training-mode forward
+passes, never the optimiser's own re-runs of the model inside ``torch.func`` transforms.
+
+A second ``step()`` without a new forward/backward pass: :class:`GaussNewton` raises ``RuntimeError`` (its
+step needs the output gradient of a fresh backward pass); the others step again with the gradients still
+in ``.grad`` -- ExactNaturalGradient and FishLeg on the last recorded batch (the Fisher recomputed at the
+new parameters), KFAC/FOOF with their current factors (no new statistics), RLLC with its memory updated
+by the same gradient -- as ``torch.optim.SGD`` repeats its update.
+
 Non-finite gradients: every optimiser takes ``nonfinite="skip"`` (default: skip the whole step with a
 ``RuntimeWarning``) or ``"raise"`` (``FloatingPointError``). ``damping <= 0`` raises ``ValueError``;
 layers that own parameters but are not supported raise ``TypeError`` naming the layer type.

@@ -11,9 +11,11 @@ with the same documented policy:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
-from typing import Iterable
+import weakref
+from typing import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -108,13 +110,80 @@ def split_layers(model: nn.Module, owner: str, unsupported: str = "raise",
     return layers, rest
 
 
+def in_functorch_transform() -> bool:
+    """True while a ``torch.func`` transform (vmap, grad, jacrev, jvp, ...) is running.
+
+    Inputs seen inside a transform are wrapper tensors that must not outlive it (storing one leaks
+    it: a later ``copy.deepcopy`` fails with "Cannot access storage of TensorWrapper").
+    """
+    return torch._C._functorch.maybe_current_level() is not None
+
+
+class OwnedHook:
+    """A module hook that calls ``owner.<method>`` through a weak reference to ``owner``.
+
+    The optimisers attach their hooks to the user's model. A bound method as hook would make the model
+    own the optimiser: ``copy.deepcopy(model)`` would then deep-copy the optimiser too, and the copy's
+    hooks would call a half-built optimiser copy (torch optimisers pickle only their param groups and
+    state). An ``OwnedHook`` instead
+
+    * does nothing once ``owner`` has been garbage-collected;
+    * is copied by :func:`copy.deepcopy` and pickled as an *inert* hook (it never fires again), so a
+      copied or saved model carries no optimiser and trains with any optimiser of its own.
+
+    Parameters
+    ----------
+    owner : object
+        The object whose method runs (an optimiser or an :class:`InputRecorder`).
+    method : str
+        Name of the method, called with the hook's arguments.
+    """
+
+    __slots__ = ("_ref", "_method")
+
+    def __init__(self, owner: object | None, method: str):
+        self._ref = None if owner is None else weakref.ref(owner)
+        self._method = method
+
+    @property
+    def owner(self) -> object | None:
+        return None if self._ref is None else self._ref()
+
+    def __call__(self, *args):
+        owner = self.owner
+        if owner is None:
+            return None
+        return getattr(owner, self._method)(*args)
+
+    def __deepcopy__(self, memo: dict) -> "OwnedHook":
+        return OwnedHook(None, self._method)
+
+    def __copy__(self) -> "OwnedHook":
+        return OwnedHook(None, self._method)
+
+    def __reduce__(self):
+        return (OwnedHook, (None, self._method))
+
+
+def attach_forward_hook(owner: object, module: nn.Module, method: str, *, pre: bool = False):
+    """Register ``OwnedHook(owner, method)`` on ``module``; the hook is removed when ``owner`` is collected."""
+    hook = OwnedHook(owner, method)
+    handle = module.register_forward_pre_hook(hook) if pre else module.register_forward_hook(hook)
+    weakref.finalize(owner, handle.remove).atexit = False
+    return handle
+
+
 class InputRecorder:
     """Keeps the model's last training-mode input (a forward hook), for optimisers that recompute
     per-example quantities on the current batch (exact natural gradient, FishLeg, Gauss-Newton).
 
     With ``output_grad=True`` it also keeps ``out_grad``, the gradient of the loss with respect to
-    that forward pass's output (a tensor hook fired by the caller's ``loss.backward()``). Set
-    ``active = False`` while the optimiser re-runs the model itself, so the batch is not overwritten.
+    that forward pass's output (a tensor hook fired by the caller's ``loss.backward()``).
+
+    What is recorded: only a training-mode forward pass with gradients enabled, run by the user --
+    never one inside a ``torch.func`` transform (whose inputs are wrappers that must not leak) and
+    never one while :meth:`paused` (the optimiser re-running the model on the recorded batch).
+    The hook is an :class:`OwnedHook`: ``copy.deepcopy(model)`` gives a model without it.
     """
 
     def __init__(self, model: nn.Module, output_grad: bool = False):
@@ -122,10 +191,19 @@ class InputRecorder:
         self.out_grad: torch.Tensor | None = None
         self.output_grad = output_grad
         self.active = True
-        self._handle = model.register_forward_hook(self._record)
+        self._handle = attach_forward_hook(self, model, "_record")
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Record nothing inside the block (the optimiser's own re-runs of the model)."""
+        before, self.active = self.active, False
+        try:
+            yield
+        finally:
+            self.active = before
 
     def _record(self, mod: nn.Module, inputs: tuple, output) -> None:
-        if not (self.active and mod.training and torch.is_grad_enabled()):
+        if not (self.active and mod.training and torch.is_grad_enabled()) or in_functorch_transform():
             return
         self.x = inputs[0].detach()
         if self.output_grad:

@@ -229,7 +229,7 @@ class FishLeg(torch.optim.Optimizer):
                     tangent[wn] = w
                     if bn is not None:
                         tangent[bn] = b
-            with torch.enable_grad():
+            with torch.enable_grad(), self._inputs.paused():
                 fv = fisher_vector_product(self.model, x, tangent, loss=self.loss)
             with torch.no_grad():
                 resid, val = {}, 0.0

@@ -171,11 +171,8 @@ class GaussNewton(torch.optim.Optimizer):
         ``out_grad`` is :math:`e = \partial\mathcal L/\partial f`, shape ``(N, C)`` (``r / N`` for
         :func:`onehot_mse`); the result equals :math:`(J^\top J/N + \lambda I)^{-1} J^\top e`.
         """
-        self._recorder.active = False  # the re-run below must not overwrite the recorded batch
-        try:
+        with self._recorder.paused():  # the re-run below must not overwrite the recorded batch
             _, acts, betas = _layer_factors(self.model, self.layers, x)
-        finally:
-            self._recorder.active = True
         c, n = betas[0].shape[:2]
         if tuple(out_grad.shape) != (n, c):
             raise ValueError(f"GaussNewton: the output gradient has shape {tuple(out_grad.shape)}, expected {(n, c)}")

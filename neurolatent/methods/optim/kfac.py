@@ -37,7 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._base import check_nonneg, check_policy, check_positive, gradients_finite, run_closure, split_layers
+from ._base import (attach_forward_hook, check_nonneg, check_policy, check_positive, gradients_finite,
+                    in_functorch_transform, run_closure, split_layers)
 
 __all__ = ["KFAC", "FOOF"]
 
@@ -139,7 +140,7 @@ class KFAC(torch.optim.Optimizer):
         self._captured: dict[nn.Module, dict[str, torch.Tensor]] = {m: {} for m in layers}
         self._factors: dict[nn.Module, dict[str, torch.Tensor]] = {m: {} for m in layers}
         self._steps = 0
-        self._handles = [m.register_forward_hook(self._forward_hook) for m in layers]
+        self._handles = [attach_forward_hook(self, m, "_forward_hook") for m in layers]
         self.fisher = fisher if self._use_g else "empirical"
         self._x: torch.Tensor | None = None
         if self.fisher == "sampled":
@@ -148,10 +149,10 @@ class KFAC(torch.optim.Optimizer):
                 self._gen.seed()
             else:
                 self._gen.manual_seed(int(seed))
-            self._handles.append(model.register_forward_pre_hook(self._record_input))
+            self._handles.append(attach_forward_hook(self, model, "_record_input", pre=True))
 
     def _record_input(self, mod: nn.Module, inputs: tuple) -> None:
-        if mod.training and torch.is_grad_enabled():
+        if mod is self.model and mod.training and torch.is_grad_enabled() and not in_functorch_transform():
             self._x = inputs[0].detach()
 
     def _sampled_output_grads(self) -> None:
@@ -170,9 +171,10 @@ class KFAC(torch.optim.Optimizer):
 
     # -- hooks ------------------------------------------------------------------------------
     def _forward_hook(self, mod: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        if not (mod.training and torch.is_grad_enabled() and output.requires_grad):
+        store = self._captured.get(mod)
+        if store is None or not (mod.training and torch.is_grad_enabled() and output.requires_grad) \
+                or in_functorch_transform():
             return
-        store = self._captured[mod]
         store["a"] = inputs[0].detach()
         store["n"] = torch.tensor(inputs[0].shape[0])
 

@@ -139,7 +139,7 @@ class ExactNaturalGradient(torch.optim.Optimizer):
 
     :math:`\Delta\theta = -\eta (F + \lambda I)^{-1} g` with the exact :math:`F` of the current batch
     (module docstring). The batch is the input of the model's most recent training-mode forward pass
-    (recorded by a forward pre-hook), so the usual ``opt.step(closure)`` / ``loss.backward(); opt.step()``
+    (recorded by a forward hook that ignores the optimiser's own re-runs), so the usual ``opt.step(closure)`` / ``loss.backward(); opt.step()``
     loop works unchanged.
 
     Parameters
@@ -189,7 +189,8 @@ class ExactNaturalGradient(torch.optim.Optimizer):
 
     def direction(self, x: torch.Tensor, grad: torch.Tensor, damping: float) -> torch.Tensor:
         r""":math:`(F + \lambda I)^{-1} g` for the batch ``x`` and flat gradient ``grad`` (float64 inside)."""
-        jh = _scaled_jacobian(self.model, x, self.loss, self.named).to(torch.float64)
+        with self._inputs.paused():  # the re-runs below are the optimiser's, not a new batch
+            jh = _scaled_jacobian(self.model, x, self.loss, self.named).to(torch.float64)
         g = grad.to(torch.float64)
         n = x.shape[0]
         if jh.shape[0] < jh.shape[1]:  # Woodbury: an (NC x NC) system instead of (P x P)
