@@ -1,10 +1,25 @@
 """Sphinx configuration: pydata theme, numpydoc docstrings, tutorials through myst-nb + jupytext.
 
-The build is offline (no intersphinx) and does not execute notebooks: the test suite executes
-every tutorial, and ``tests/test_docs.py`` builds this site with warnings as errors.
+The build is offline (no intersphinx, no dataset downloads). The tutorials are *executed* at build
+time so that the pages show their printed results and figures: in the quick mode the test suite
+uses (``NEUROLATENT_QUICK=1``, smaller sizes and fewer steps), with results cached by
+jupyter-cache under ``<build dir>/../.jupyter_cache`` so that a rebuild re-runs only the tutorials
+whose code changed. A tutorial that raises fails the build. ``tests/test_docs.py`` builds this
+site with warnings as errors and checks that the tutorial pages carry figures.
+
+Environment (read by the notebook kernels, which inherit this process's environment):
+
+``NEUROLATENT_QUICK``
+    Set to ``1`` unless already set; set it to an empty string for the full-size tutorials
+    (tens of minutes).
+``NEUROLATENT_DATA``
+    Folder of the real recordings; without it the tutorials fall back to synthetic data.
+``NEUROLATENT_DOCS_EXECUTE``
+    ``cache`` (default), ``force`` (re-run everything) or ``off`` (no outputs, seconds).
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -41,7 +56,17 @@ for _src in sorted(TUTORIAL_SRC.glob("[0-9]*.py")):
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".py": "myst-nb"}
 nb_custom_formats = {".py": "_nbreader.read_py_percent"}
-nb_execution_mode = "off"
+# Execute the tutorials (see the module docstring); each notebook kernel inherits these variables.
+os.environ.setdefault("NEUROLATENT_QUICK", "1")
+os.environ.setdefault("NEUROLATENT_NO_DOWNLOAD", "1")
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures become cell outputs
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+nb_execution_mode = os.environ.get("NEUROLATENT_DOCS_EXECUTE", "cache")
+nb_execution_timeout = 900  # seconds per cell (the longest quick-mode cell takes about a minute)
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_in_temp = True  # files a tutorial writes go to a temporary folder, not into docs/
+nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "conf.py", "_nbreader.py"]
 
