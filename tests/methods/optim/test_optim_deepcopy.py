@@ -264,3 +264,22 @@ def test_gauss_newton_second_step_needs_backward():
     opt.zero_grad()
     onehot_mse(net(x), y).backward()
     opt.step()  # a fresh backward pass makes it step again
+
+
+def test_rllc_second_step_repeats_with_same_gradient():
+    """RLLC with a fixed law (law_lr=0, L=(1, 0)): memory of a repeated gradient g stays g, so both steps are -lr g."""
+    net = _mlp(0)
+    opt = RLLC(net.parameters(), lr=0.1, law_lr=0.0, betas=(0.0, 0.9))
+    x, y = _batches(5)[0]
+    opt.zero_grad()
+    F.cross_entropy(net(x), y).backward()
+    grads = [p.grad.clone() for p in net.parameters()]
+    p0 = _params(net)
+    opt.step()
+    p1 = _params(net)
+    opt.step()
+    p2 = _params(net)
+    for a, b, c, g in zip(p0, p1, p2, grads):
+        # closed form -lr * g; float64 sums of two terms: round-off only
+        torch.testing.assert_close(b - a, -0.1 * g, rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(c - b, -0.1 * g, rtol=1e-12, atol=1e-14)
