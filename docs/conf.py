@@ -62,7 +62,7 @@ os.environ.setdefault("NEUROLATENT_NO_DOWNLOAD", "1")
 os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures become cell outputs
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 nb_execution_mode = os.environ.get("NEUROLATENT_DOCS_EXECUTE", "cache")
-nb_execution_timeout = 900  # seconds per cell (the longest quick-mode cell takes about a minute)
+nb_execution_timeout = 900  # seconds per cell (a whole quick-mode tutorial takes at most about 1.5 min)
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_execution_in_temp = True  # files a tutorial writes go to a temporary folder, not into docs/
