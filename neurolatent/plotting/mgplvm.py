@@ -52,7 +52,7 @@ def _unwrap_onto(angle: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 def plot_latents(latents: xr.Dataset, reference=None, *, reference_label: str = "reference", ax=None,
                  max_coords: int = 4, title: str | None = None, reference_circular: bool | None = None,
-                 circular_on_euclidean: str = "unwrap"):
+                 circular_on_euclidean: str = "unwrap", time_units: str | None = None):
     """Posterior mean of each latent coordinate against time (s), with the 95% band and a reference.
 
     Circular coordinates (torus factors of the manifold named by ``latents.attrs["manifold"]``) are
@@ -85,6 +85,8 @@ def plot_latents(latents: xr.Dataset, reference=None, *, reference_label: str = 
         halves the total variation) is treated as an angle.
     circular_on_euclidean : {"unwrap", "omit"}
         What to do with a circular reference over a Euclidean coordinate.
+    time_units : str, optional
+        Units of the time axis; default the ``time`` coordinate's ``units`` attribute, else ``"s"``.
 
     Returns
     -------
@@ -140,7 +142,7 @@ def plot_latents(latents: xr.Dataset, reference=None, *, reference_label: str = 
             set_pi_ticks(a.yaxis)
         a.set_ylabel(coord_label(c, angle, manifold))
     axes[0].legend(loc="upper right", fontsize=7, markerscale=3)
-    axes[len(coords) - 1].set_xlabel(time_label(latents))
+    axes[len(coords) - 1].set_xlabel(f"time ({time_units})" if time_units else time_label(latents))
     axes[0].set_title(title or f"posterior latent on {latents.attrs.get('manifold', '')} (mean, 95% band)")
     fig.tight_layout()
     return fig

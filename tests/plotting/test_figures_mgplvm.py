@@ -117,6 +117,13 @@ def test_euclidean_reference_kept_on_euclidean_latent(fits):
     np.testing.assert_array_equal(line.get_ydata(), ref)
 
 
+def test_time_units_from_coordinate_or_argument(fits):
+    lat = fits["T1"].latents()
+    lat["time"].attrs["units"] = "frame"
+    assert plot_latents(lat).axes[-1].get_xlabel() == "time (frame)"
+    assert plot_latents(lat, time_units="min").axes[-1].get_xlabel() == "time (min)"
+
+
 def test_reference_shape_error(fits):
     with pytest.raises(ValueError, match="reference must have shape"):
         plot_latents(fits["T1"].latents(), reference=np.zeros(T + 1))
