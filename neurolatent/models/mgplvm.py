@@ -47,10 +47,10 @@ from ._data import as_recording_matrix
 from ._init import farthest_point_indices, parse_factors, pca_init
 from ._kernels import make_kernel
 from ._latent import LatentPosterior, RandomWalkPrior, ReferencePrior
+from ._sparse_gp import (collapsed_bound, kl_whitened, kzz_cholesky, optimal_qu, set_kernel_hypers, svgp_marginals,
+                         whitened_cross)
 
 __all__ = ["MGPLVM"]
-
-_JITTER = 1e-5
 
 
 class MGPLVM(torch.nn.Module):
@@ -184,7 +184,7 @@ class MGPLVM(torch.nn.Module):
         self.Z.copy_(z0[farthest_point_indices(z0, self.manifold, self.n_inducing_, gen)])
         self.mean_const.copy_(target.mean(0))
         var = target.var(0).clamp(0.05 if count else 1e-4, 4.0 if count else None)
-        set_kernel_hypers(self.kernel, self.kernel_name, outputscale=0.5 * var if not count else var, lengthscale=0.8)
+        set_kernel_hypers(self.kernel, outputscale=0.5 * var if not count else var, lengthscale=0.8)
         lik.init_from_data(Y)
         noise = lik.noise_var if hasattr(lik, "noise_var") else 1.0 / (Y.mean(0) + 0.5)
         # q(u) <- exact GP-regression posterior of the (transformed) data given z0 (whitened), on at
@@ -197,99 +197,34 @@ class MGPLVM(torch.nn.Module):
 
     @torch.no_grad()
     def _set_qu(self, A: torch.Tensor, target: torch.Tensor, noise: torch.Tensor) -> None:
-        """q(u) <- the optimal Gaussian for inputs with whitened cross-covariances A (S, N, M, T).
-
-        With :math:`\\Psi_1 = \\mathbb E[A]`, :math:`\\Psi_2 = \\mathbb E[A A^T]` over the S samples:
-        :math:`P = I + \\Psi_2/\\sigma^2`, :math:`m = P^{-1}\\Psi_1 (y - c)/\\sigma^2`,
-        :math:`S S^T = P^{-1}` (Titsias' optimum, whitened).
-        """
-        s2 = noise.view(-1, 1, 1)
-        eye = torch.eye(self.n_inducing_, **self._f)
-        P = eye + (A @ A.transpose(-1, -2)).mean(0) / s2
-        LP = torch.linalg.cholesky(P)
-        r = (target - self.mean_const).T.unsqueeze(-1)  # (N, T, 1)
-        self.q_mu.copy_(torch.cholesky_solve(A.mean(0) @ r / s2, LP).squeeze(-1))
-        self.q_sqrt.copy_(torch.linalg.cholesky(torch.cholesky_inverse(LP) + 1e-8 * eye))
+        """q(u) <- the optimal Gaussian for whitened cross-covariances A (S, N, M, T) (:func:`optimal_qu`)."""
+        q_mu, q_sqrt = optimal_qu(A, target, self.mean_const, noise)
+        self.q_mu.copy_(q_mu)
+        self.q_sqrt.copy_(q_sqrt)
 
     def _collapsed_terms(self, Y: torch.Tensor, n_mc: int, gen: torch.Generator):
-        """Titsias' collapsed bound averaged over latent samples, and the latent term.
-
-        Per sample and neuron (batched, no loops over neurons), with
-        :math:`A = L_{zz}^{-1}K_{zx}/\\sigma`, :math:`L_B = \\mathrm{chol}(I + AA^T)`,
-        :math:`c = L_B^{-1} A r/\\sigma`, :math:`r = y - c_n`:
-        :math:`\\log\\mathcal N(r; 0, Q + \\sigma^2 I) - \\mathrm{tr}(K - Q)/2\\sigma^2 =
-        -\\tfrac T2\\log 2\\pi\\sigma^2 - \\sum\\log\\mathrm{diag}L_B - \\tfrac{\\|r\\|^2}{2\\sigma^2}
-        + \\tfrac{\\|c\\|^2}2 - \\tfrac{\\sum_t k(x_t,x_t)}{2\\sigma^2} + \\tfrac{\\mathrm{tr}(AA^T)}2`.
-        """
+        """Titsias' collapsed bound averaged over latent samples (:func:`collapsed_bound`), the latent
+        term, and the whitened cross-covariances divided by the noise std (detached)."""
         idx = torch.arange(self.n_time, device=self.device_)
         g, lat = self._latent_terms(self.latent, self.prior, idx, n_mc, gen)
-        s2 = self.likelihood.noise_var  # (N,)
-        Lz = self._kzz_chol()
-        Kzx = kernel_dense(self.kernel, self.Z, g.unsqueeze(-3))  # (K, N, M, T)
-        A = torch.linalg.solve_triangular(Lz, Kzx, upper=False) / torch.sqrt(s2)[:, None, None]
-        AAT = A @ A.transpose(-1, -2)
-        LB = torch.linalg.cholesky(AAT + torch.eye(self.n_inducing_, **self._f))
-        r = (Y - self.mean_const).T  # (N, T)
-        c = torch.linalg.solve_triangular(LB, (A @ r.unsqueeze(-1)) / torch.sqrt(s2)[:, None, None], upper=False)
-        kdiag = kernel_diag(self.kernel, self.kernel_name, g).sum(-1)  # (K, N)
-        T = self.n_time
-        bound = (-0.5 * T * torch.log(2 * torch.pi * s2) - torch.log(LB.diagonal(dim1=-2, dim2=-1)).sum(-1)
-                 - (r * r).sum(-1) / (2 * s2) + 0.5 * (c * c).sum((-1, -2)) - kdiag / (2 * s2)
-                 + 0.5 * AAT.diagonal(dim1=-2, dim2=-1).sum(-1))
-        return bound.sum(-1).mean(0), lat.mean(0), A.detach()
+        bound, A = collapsed_bound(self.kernel, self.Z, g, Y, self.mean_const, self.likelihood.noise_var)
+        return bound.mean(0), lat.mean(0), A
 
     # ---------------------------------------------------------------------- the GP part --
     def _kzz_chol(self) -> torch.Tensor:
-        Kzz = kernel_dense(self.kernel, self.Z, self.Z)  # (N, M, M)
-        eye = torch.eye(self.n_inducing_, **self._f)
-        return torch.linalg.cholesky(Kzz + _JITTER * Kzz.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * eye
-                                     + 1e-8 * eye)
+        return kzz_cholesky(self.kernel, self.Z)
 
     def _whitened_cross(self, g: torch.Tensor, Lz: torch.Tensor | None = None) -> torch.Tensor:
         """A = L_zz^{-1} K_zx for points g (K, B, amb) -> (K, N, M, B)."""
-        Lz = self._kzz_chol() if Lz is None else Lz
-        Kzx = kernel_dense(self.kernel, self.Z, g.unsqueeze(-3))  # (K, N, M, B)
-        return torch.linalg.solve_triangular(Lz, Kzx, upper=False)
+        return whitened_cross(self.kernel, self.Z, g, self._kzz_chol() if Lz is None else Lz)
 
     def _marginals(self, g: torch.Tensor, neurons=None):
-        """Mean and variance of f_n(g) under q(u): g (K, B, amb) -> two (K, B, N_sel) tensors.
-
-        With :math:`a = K_{zx}`, :math:`\\alpha = L^{-T} m` and
-        :math:`Q = L^{-T}(S S^T - I) L^{-1}` (both (N, M, ...) and cheap), the whitened SVGP
-        marginals are :math:`\\mu = c + a^T\\alpha` and :math:`v = k(x,x) + a^T Q a`. Only one
-        batched matmul touches the big (K, N, M, B) tensor (profiling showed the triangular
-        solve and its backward on that tensor dominated the step).
-        """
-        Lz = self._kzz_chol()
-        S = torch.tril(self.q_sqrt)
-        qm, c = self.q_mu, self.mean_const
-        if neurons is not None:
-            Lz, S, qm, c = Lz[neurons], S[neurons], qm[neurons], c[neurons]
-        eye = torch.eye(self.n_inducing_, **self._f)
-        Linv = torch.linalg.solve_triangular(Lz, eye.expand_as(Lz), upper=False)  # (N, M, M)
-        alpha = (Linv.transpose(-1, -2) @ qm.unsqueeze(-1)).squeeze(-1)  # (N, M)
-        Q = Linv.transpose(-1, -2) @ (S @ S.transpose(-1, -2) - eye) @ Linv  # (N, M, M)
-        if self.kernel_name == "squared_exponential":
-            # K_zx = s * Kb_zx: fold the output scale s into alpha and Q (tiny) instead of
-            # multiplying the big (K, N, M, B) tensor by it (one pass and its backward saved)
-            osc = self.kernel.outputscale if neurons is None else self.kernel.outputscale[neurons]
-            alpha, Q = alpha * osc[:, None], Q * (osc ** 2)[:, None, None]
-            Kzx = kernel_dense(self.kernel.base_kernel, self.Z, g.unsqueeze(-3))  # (K, N_all, M, B)
-        else:
-            Kzx = kernel_dense(self.kernel, self.Z, g.unsqueeze(-3))
-        if neurons is not None:
-            Kzx = Kzx[:, neurons]
-        mean = (alpha.unsqueeze(-2) @ Kzx).squeeze(-2).transpose(-1, -2) + c  # (K, B, N)
-        kdiag = kernel_diag(self.kernel, self.kernel_name, g, neurons)  # (K, N_sel, B)
-        var = kdiag + (Kzx * (Q @ Kzx)).sum(-2)
-        return mean, var.clamp_min(1e-10).transpose(-1, -2)
+        """Mean and variance of f_n(g) under q(u): g (K, B, amb) -> two (K, B, N_sel) tensors."""
+        return svgp_marginals(self.kernel, self.Z, self.q_mu, self.q_sqrt, self.mean_const, g, neurons)
 
     def _kl_u(self) -> torch.Tensor:
         """sum_n KL(N(m_n, S_n S_n^T) || N(0, I)) in whitened coordinates."""
-        S = torch.tril(self.q_sqrt)
-        M = self.n_inducing_
-        logdet = torch.log(S.diagonal(dim1=-2, dim2=-1).abs().clamp_min(1e-20)).sum(-1)
-        return 0.5 * ((S * S).sum((-1, -2)) + (self.q_mu ** 2).sum(-1) - M - 2 * logdet).sum()
+        return kl_whitened(self.q_mu, self.q_sqrt)
 
     # ----------------------------------------------------------------------- the bound --
     def _latent_terms(self, latent, prior, idx, n_mc: int, gen: torch.Generator):
@@ -512,27 +447,3 @@ class MGPLVM(torch.nn.Module):
         model.history = History.from_dict(payload["history"])
         model._Y = payload["data"].to(**model._f)
         return model
-
-
-# --------------------------------------------------------------------------- kernels --
-def kernel_dense(kernel, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-    """Evaluate a (batched) GPyTorch kernel to a dense tensor without the lazy wrapper."""
-    out = kernel.forward(x1, x2)
-    return out.to_dense() if hasattr(out, "to_dense") else out
-
-
-def kernel_diag(kernel, name: str, g: torch.Tensor, neurons=None) -> torch.Tensor:
-    """k_n(g, g) for g (K, B, amb) -> (K, N_sel, B)."""
-    if name == "squared_exponential":
-        s = kernel.outputscale if neurons is None else kernel.outputscale[neurons]
-        return s.view(1, -1, 1).expand(g.shape[0], -1, g.shape[1])
-    out = kernel.forward(g.unsqueeze(-3), g.unsqueeze(-3), diag=True)
-    out = out.to_dense() if hasattr(out, "to_dense") else out
-    return out if neurons is None else out[:, neurons]
-
-
-def set_kernel_hypers(kernel, name: str, *, outputscale: torch.Tensor, lengthscale: float) -> None:
-    kernel.outputscale = outputscale.to(kernel.raw_outputscale)
-    if name == "squared_exponential":
-        kernel.base_kernel.lengthscale = torch.full_like(kernel.base_kernel.lengthscale, lengthscale)
-

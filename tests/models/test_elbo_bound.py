@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from neurolatent.models import MGPLVM
-from neurolatent.models.mgplvm import kernel_dense
+from neurolatent.models._sparse_gp import kernel_dense
 from neurolatent._utils import make_generator
 
 D = torch.float64
