@@ -147,6 +147,7 @@ def run_optimisation(
     post_step: Callable[[], None] | None = None,
     extra_state: dict | None = None,
     desc: str = "fit",
+    optimiser: torch.optim.Optimizer | None = None,
 ) -> History:
     """Maximise ``step_fn(step)[0]`` with Adam over ``params``.
 
@@ -176,6 +177,9 @@ def run_optimisation(
         Run after each optimiser step under ``torch.no_grad`` (e.g. projections onto a manifold).
     extra_state : dict, optional
         Small JSON-like dict stored in checkpoints.
+    optimiser : torch.optim.Optimizer, optional
+        Used instead of ``Adam(params, lr)`` (``params`` and ``lr`` are then ignored), e.g. a
+        :class:`~neurolatent.inference.row_adam.RowSparseAdam` for per-time parameters.
 
     Returns
     -------
@@ -185,7 +189,7 @@ def run_optimisation(
         raise ValueError(f"max_steps must be >= 0, got {max_steps!r}")
     history = history if history is not None else History()
     ckpt = Checkpoint.coerce(checkpoint)
-    optimiser = torch.optim.Adam(params, lr=lr)
+    optimiser = torch.optim.Adam(params, lr=lr) if optimiser is None else optimiser
     start = 0
     if ckpt is not None and ckpt.path.exists():
         state = torch.load(ckpt.path, weights_only=True, map_location="cpu")

@@ -4,7 +4,7 @@
   :math:`q(g) = \\prod_t q_t(g_t)`, ``g_t = exp(v_t, mu_t)``, ``v_t ~ N(0, L_t L_t^T)``.
 * :class:`ReferencePrior` (``prior="uniform"``): Haar/uniform on compact factors,
   :math:`\\mathcal N(0, I)` on Euclidean factors (no uniform distribution exists there).
-* :class:`RandomWalkPrior` (``prior="gp"``): a first-order autoregressive ("ARP") prior
+* :class:`RandomWalkPrior` (``prior="random_walk"``): a first-order autoregressive ("ARP") prior
   using the time coordinate, :math:`g_0` from the reference prior and
   :math:`p(g_t\\mid g_{t-1}) = q_{\\mathrm{Lie}}(g_t;\\ \\mathrm{loc}=g_{t-1},\\
   \\mathrm{scale}=\\mathrm{diag}(\\sigma)\\sqrt{\\Delta t_t})` — a wrapped Gaussian on the
@@ -72,10 +72,13 @@ class LatentPosterior(torch.nn.Module):
         v = (L @ eps.unsqueeze(-1)).squeeze(-1)
         return self.manifold.exp(v, dist.loc), dist
 
-    def project_(self) -> None:
-        """Put ``loc`` back on the manifold after an optimiser step (in place, no grad)."""
+    def project_(self, idx=None) -> None:
+        """Put ``loc`` (its rows ``idx``; all when None) back on the manifold (in place, no grad)."""
         with torch.no_grad():
-            self.loc.copy_(self.manifold.projection(self.loc))
+            if idx is None:
+                self.loc.copy_(self.manifold.projection(self.loc))
+            else:
+                self.loc[idx] = self.manifold.projection(self.loc[idx])
 
 
 class ReferencePrior(torch.nn.Module):
@@ -95,6 +98,10 @@ class ReferencePrior(torch.nn.Module):
                 f"manifold {manifold.name!r}: factors have {j} ambient coords but the manifold "
                 f"reports ambient_dim={manifold.ambient_dim}"
             )
+
+    def support_rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """Time bins besides ``idx`` whose latents the prior terms at ``idx`` involve (none)."""
+        return idx[:0]
 
     def log_prob(self, g: torch.Tensor) -> torch.Tensor:
         """(..., ambient) -> (...)."""
@@ -117,11 +124,16 @@ class RandomWalkPrior(torch.nn.Module):
         self.reference = ReferencePrior(manifold)
         dt = torch.diff(time)
         if torch.any(dt <= 0):
-            raise ValueError("prior='gp' needs a strictly increasing 'time' coordinate")
+            raise ValueError("prior='random_walk' needs a strictly increasing 'time' coordinate; sort Y by time "
+                             "(Y.sortby('time')) or drop duplicated bins")
         med = torch.median(dt)
         self.register_buffer("rel_dt", torch.cat([torch.ones_like(dt[:1]), dt / med]))
         self.raw_step = torch.nn.Parameter(
             _inv_softplus(torch.full((manifold.dim,), float(init_step), device=time.device, dtype=time.dtype)))
+
+    def support_rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """The previous time bins ``idx - 1`` (clamped at 0), which the terms at ``idx`` involve."""
+        return (idx - 1).clamp_min(0)
 
     @property
     def step_scale(self) -> torch.Tensor:

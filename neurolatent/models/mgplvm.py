@@ -41,6 +41,7 @@ import xarray as xr
 
 from .._utils import atomic_path, make_generator, resolve_device, resolve_dtype
 from ..inference import EarlyStopping, History, run_optimisation
+from ..inference.row_adam import RowSparseAdam
 from ..likelihoods import get_likelihood
 from ..manifolds import get_manifold
 from ._data import as_recording_matrix
@@ -51,6 +52,8 @@ from ._sparse_gp import (collapsed_bound, kl_whitened, kzz_cholesky, optimal_qu,
                          whitened_cross)
 
 __all__ = ["MGPLVM"]
+
+PRIORS = ("uniform", "random_walk")
 
 
 class MGPLVM(torch.nn.Module):
@@ -65,10 +68,12 @@ class MGPLVM(torch.nn.Module):
     n_inducing : int, optional
         Inducing points per neuron (shared locations on the manifold); default
         ``min(T, 15 * dim)``.
-    prior : {"uniform", "gp"}
-        ``"uniform"``: Haar on compact factors, N(0, I) on Euclidean ones. ``"gp"``: a
-        random-walk (autoregressive) prior on tangent increments that uses the ``time``
-        coordinate.
+    prior : {"uniform", "random_walk"}
+        ``"uniform"``: Haar on compact factors, N(0, I) on Euclidean ones. ``"random_walk"``:
+        a first-order random-walk prior on tangent increments, :math:`v_t \sim
+        \mathcal N(0, \sigma^2 \Delta t_t)` with a learned per-dimension step size
+        :math:`\sigma` and the gaps :math:`\Delta t_t` of the ``time`` coordinate (no timescale
+        and no mean reversion; it was called ``"gp"`` before, a name now refused).
     kernel : {"squared_exponential", "linear"}
     device, dtype
         Where the parameters live (``dtype=None``: float64). Never changes torch defaults.
@@ -115,8 +120,11 @@ class MGPLVM(torch.nn.Module):
                  init: str = "auto", bound: str = "svgp"):
         super().__init__()
         self.manifold = get_manifold(manifold)
-        if str(prior) not in ("uniform", "gp"):
-            raise ValueError(f"prior must be 'uniform' or 'gp', got {prior!r}")
+        if str(prior) == "gp":
+            raise ValueError("prior='gp' was a random walk without a timescale and is now called "
+                             "prior='random_walk'; pass that (or 'uniform')")
+        if str(prior) not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
         if str(kernel) not in ("squared_exponential", "linear"):
             raise ValueError(f"kernel must be 'squared_exponential' or 'linear', got {kernel!r}")
         self.likelihood_name = likelihood if isinstance(likelihood, str) else likelihood.name
@@ -158,7 +166,7 @@ class MGPLVM(torch.nn.Module):
         amb = self.manifold.ambient_dim
         self.likelihood = get_likelihood(self.likelihood_name, N, **self._f)
         self.latent = LatentPosterior(self.manifold, torch.zeros(T, amb, **self._f), self.init_scale)
-        self.prior = (RandomWalkPrior(self.manifold, self.time) if self.prior_name == "gp"
+        self.prior = (RandomWalkPrior(self.manifold, self.time) if self.prior_name == "random_walk"
                       else ReferencePrior(self.manifold))
         self.kernel = make_kernel(self.kernel_name, self.manifold, N).to(**self._f)
         self.Z = torch.nn.Parameter(torch.zeros(self.n_inducing_, amb, **self._f))
@@ -321,6 +329,12 @@ class MGPLVM(torch.nn.Module):
 
         burnin = min(100, int(max_steps) // 2) if burnin is None else int(burnin)
 
+        params = [p for p in self.parameters() if p.requires_grad]
+        if self.bound == "collapsed":  # q(u) is collapsed out of the bound
+            params = [p for p in params if p is not self.q_mu and p is not self.q_sqrt]
+        optimiser = self._optimiser(params, lr, minibatch=B < T)
+        rows = {"idx": None}  # time bins touched by the current step (None: all)
+
         def step_fn(step):
             self.latent.freeze_scale = step <= burnin
             if self.bound == "collapsed":
@@ -331,24 +345,41 @@ class MGPLVM(torch.nn.Module):
             ell, lat = self._elbo_parts(Yt, idx, n_mc, gen)
             kl = self._kl_u()
             elbo = scale * (ell + lat) - kl
+            if B < T:  # the latent rows this step's objective depends on (a prior without
+                # support_rows, e.g. one coupling all bins, has every row updated)
+                extra = getattr(self.prior, "support_rows", None)
+                rows["idx"] = None if extra is None else torch.unique(torch.cat([idx, extra(idx)]))
+                optimiser.rows = rows["idx"]
             return elbo, float(elbo.detach())
 
         def post_step():
-            self.latent.project_()
+            self.latent.project_(rows["idx"])
             self.Z.copy_(self.manifold.projection(self.Z))
 
-        params = [p for p in self.parameters() if p.requires_grad]
-        if self.bound == "collapsed":  # q(u) is collapsed out of the bound
-            params = [p for p in params if p is not self.q_mu and p is not self.q_sqrt]
         run_optimisation(step_fn, self, params, max_steps=max_steps, lr=lr, progress=progress,
                          callback=callback, checkpoint=checkpoint, early_stopping=es, history=self.history,
-                         model=self, post_step=post_step, desc=f"mGPLVM {self.manifold.name}")
+                         model=self, post_step=post_step, desc=f"mGPLVM {self.manifold.name}",
+                         optimiser=optimiser)
         self.latent.freeze_scale = False
         if self.bound == "collapsed":  # explicit optimal q(u) under q(g), for predictions
             with torch.no_grad():
                 A = torch.cat([self._collapsed_terms(Yt, 1, gen)[2] for _ in range(20)], 0)
                 self._set_qu(A * torch.sqrt(self.likelihood.noise_var)[:, None, None], Yt, self.likelihood.noise_var)
         return self
+
+    def _optimiser(self, params, lr: float, *, minibatch: bool) -> torch.optim.Optimizer:
+        """Adam; with minibatches the per-time latent parameters get lazy row-sparse Adam updates.
+
+        A time bin outside the batch has an exactly zero gradient; plain Adam would still move it
+        through its momentum. :class:`~neurolatent.inference.row_adam.RowSparseAdam` updates
+        only the batch's rows (moments, step and per-row bias correction).
+        """
+        if not minibatch:
+            return torch.optim.Adam(params, lr=lr)
+        per_time = {id(p) for p in self.latent.parameters()}
+        rows = [p for p in params if id(p) in per_time]
+        dense = [p for p in params if id(p) not in per_time]
+        return RowSparseAdam([{"params": dense}, {"params": rows, "row_sparse": True}], lr=lr)
 
     @property
     def elbo_history(self) -> np.ndarray:
@@ -438,7 +469,8 @@ class MGPLVM(torch.nn.Module):
             cfg = json.loads(payload["config"])
         except (KeyError, TypeError) as e:
             raise ValueError(f"{str(path)!r} is not an MGPLVM file written by MGPLVM.save") from e
-        model = cls(cfg["manifold"], likelihood=cfg["likelihood"], n_inducing=cfg["n_inducing"], prior=cfg["prior"],
+        prior = "random_walk" if cfg["prior"] == "gp" else cfg["prior"]  # files written before the rename
+        model = cls(cfg["manifold"], likelihood=cfg["likelihood"], n_inducing=cfg["n_inducing"], prior=prior,
                     kernel=cfg["kernel"], device=device, dtype=getattr(torch, cfg["dtype"]), seed=cfg["seed"],
                     init_scale=cfg["init_scale"], init=cfg.get("init", "auto"), bound=cfg.get("bound", "svgp"))
         state = payload["state"]

@@ -81,8 +81,9 @@ def test_callback_stops_fit(ring):
     assert seen == [1, 2, 3] and len(m.elbo_history) == 3
 
 
-def test_minibatch_and_gp_prior_run(ring):
-    m = MGPLVM("T1", seed=0, n_inducing=5, prior="gp").fit(ring["Y"], max_steps=5, batch_size=20, progress=False)
+def test_minibatch_and_random_walk_prior_run(ring):
+    m = MGPLVM("T1", seed=0, n_inducing=5, prior="random_walk").fit(ring["Y"], max_steps=5, batch_size=20,
+                                                                    progress=False)
     assert len(m.elbo_history) == 5 and np.isfinite(m.elbo())
 
 
@@ -126,6 +127,8 @@ def test_log_likelihood_shape_mismatch(fitted, ring):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="prior"):
         MGPLVM("T1", prior="flat")
+    with pytest.raises(ValueError, match="random_walk"):  # the old name says what to use now
+        MGPLVM("T1", prior="gp")
     with pytest.raises(ValueError, match="likelihood"):
         MGPLVM("T1", likelihood="bernoulli")
     with pytest.raises(RuntimeError, match="fit"):
