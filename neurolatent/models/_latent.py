@@ -31,12 +31,21 @@ def _inv_softplus(x: torch.Tensor) -> torch.Tensor:
 
 
 class LatentPosterior(torch.nn.Module):
-    """Per-time Lie-group Gaussians: ``loc`` (T, ambient) on the manifold, ``scale_tril`` (T, d, d)."""
+    """Per-time Lie-group Gaussians: ``loc`` (T, ambient) on the manifold, ``scale_tril`` (T, d, d).
+
+    On manifolds whose tangent frame is continuous the Cholesky factor is held in that frame
+    (``raw_diag`` (T, d), ``raw_off`` (T, d, d)). Where no continuous frame exists
+    (``manifold.continuous_frame`` False, e.g. :math:`S^2`) it is an ambient factor
+    (``raw_diag`` (T, ambient), ``raw_off`` (T, ambient, ambient)) projected onto the tangent
+    plane at ``loc`` (:meth:`ReparameterisedLieGaussian.from_ambient_scale`), so q(g_t) is
+    continuous in its mean everywhere.
+    """
 
     def __init__(self, manifold, loc: torch.Tensor, init_scale: float):
         super().__init__()
         self.manifold = manifold
-        d = manifold.dim
+        self.ambient_scale = not manifold.continuous_frame
+        d = manifold.ambient_dim if self.ambient_scale else manifold.dim
         T = loc.shape[0]
         self.loc = torch.nn.Parameter(manifold.projection(loc.clone()))
         self.raw_diag = torch.nn.Parameter(
@@ -48,16 +57,24 @@ class LatentPosterior(torch.nn.Module):
     def n_time(self) -> int:
         return self.loc.shape[0]
 
-    def scale_tril(self, idx=None) -> torch.Tensor:
+    def _factor(self, idx=None) -> torch.Tensor:
+        """The parameterised lower-triangular factor (T, k, k), k = dim or ambient_dim."""
         raw_diag, raw_off = (self.raw_diag.detach(), self.raw_off.detach()) if self.freeze_scale else (
             self.raw_diag, self.raw_off)
         diag = F.softplus(raw_diag if idx is None else raw_diag[idx]) + 1e-5
         off = raw_off if idx is None else raw_off[idx]
         return torch.tril(off, -1) + torch.diag_embed(diag)
 
+    def scale_tril(self, idx=None) -> torch.Tensor:
+        """Cholesky factor of the tangent covariance in the frame at ``loc``, (T, d, d)."""
+        return self.distribution(idx).scale_tril
+
     def distribution(self, idx=None) -> ReparameterisedLieGaussian:
         loc = self.loc if idx is None else self.loc[idx]
-        return ReparameterisedLieGaussian(self.manifold, loc, self.scale_tril(idx), n_windings=N_WINDINGS,
+        if self.ambient_scale:
+            return ReparameterisedLieGaussian.from_ambient_scale(self.manifold, loc, self._factor(idx),
+                                                                 n_windings=N_WINDINGS, validate_args=False)
+        return ReparameterisedLieGaussian(self.manifold, loc, self._factor(idx), n_windings=N_WINDINGS,
                                           validate_args=False)
 
     def rsample(self, n: int, idx, generator: torch.Generator):

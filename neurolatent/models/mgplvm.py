@@ -70,9 +70,9 @@ class MGPLVM(torch.nn.Module):
         ``min(T, 15 * dim)``.
     prior : {"uniform", "random_walk"}
         ``"uniform"``: Haar on compact factors, N(0, I) on Euclidean ones. ``"random_walk"``:
-        a first-order random-walk prior on tangent increments, :math:`v_t \sim
-        \mathcal N(0, \sigma^2 \Delta t_t)` with a learned per-dimension step size
-        :math:`\sigma` and the gaps :math:`\Delta t_t` of the ``time`` coordinate (no timescale
+        a first-order random-walk prior on tangent increments, :math:`v_t \\sim
+        \\mathcal N(0, \\sigma^2 \\Delta t_t)` with a learned per-dimension step size
+        :math:`\\sigma` and the gaps :math:`\\Delta t_t` of the ``time`` coordinate (no timescale
         and no mean reversion; it was called ``"gp"`` before, a name now refused).
     kernel : {"squared_exponential", "linear"}
     device, dtype
