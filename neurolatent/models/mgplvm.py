@@ -33,6 +33,7 @@ minibatches, held-out prediction and tuning-curve uncertainty all come from one 
 """
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -131,8 +132,8 @@ class MGPLVM(torch.nn.Module):
         get_likelihood(self.likelihood_name, 2)  # validate the name early
         self.n_inducing = None if n_inducing is None else int(n_inducing)
         self.prior_name, self.kernel_name = str(prior), str(kernel)
-        self.device_ = resolve_device(device)
-        self.dtype_ = resolve_dtype(dtype)
+        self._device0 = resolve_device(device)  # until parameters exist; then they decide (.to() etc.)
+        self._dtype0 = resolve_dtype(dtype)
         self.seed = seed
         self.init_scale = float(init_scale)
         if init not in ("auto", "pca", "random"):
@@ -153,6 +154,16 @@ class MGPLVM(torch.nn.Module):
 
     # ------------------------------------------------------------------ construction --
     @property
+    def device_(self) -> torch.device:
+        """Where the parameters live (follows ``.to()``); the constructor's ``device`` before a fit."""
+        return self.Z.device if self._built else self._device0
+
+    @property
+    def dtype_(self) -> torch.dtype:
+        """The parameters' dtype (follows ``.to()``, ``.float()``, ``.double()``)."""
+        return self.Z.dtype if self._built else self._dtype0
+
+    @property
     def _f(self) -> dict:
         return {"device": self.device_, "dtype": self.dtype_}
 
@@ -163,6 +174,7 @@ class MGPLVM(torch.nn.Module):
         self.n_time, self.n_neurons = int(T), int(N)
         self.neuron_names = list(neurons)
         self.register_buffer("time", torch.tensor(np.array(time, dtype=float), **self._f))
+        self.register_buffer("_Y", None, persistent=False)  # the training data (moves with .to())
         amb = self.manifold.ambient_dim
         self.likelihood = get_likelihood(self.likelihood_name, N, **self._f)
         self.latent = LatentPosterior(self.manifold, torch.zeros(T, amb, **self._f), self.init_scale)
@@ -275,7 +287,7 @@ class MGPLVM(torch.nn.Module):
     # ----------------------------------------------------------------------------- fit --
     def fit(self, Y, *, max_steps: int = 1000, lr: float = 0.02, batch_size: int | None = None,
             n_mc: int = 5, burnin: int | None = None, progress: bool = True, callback=None, checkpoint=None,
-            early_stopping: EarlyStopping | bool | None = None):
+            early_stopping: EarlyStopping | bool | None = True, warm_start: bool = False, n_restarts: int = 1):
         """Maximise the ELBO over all variational and model parameters.
 
         Parameters
@@ -285,7 +297,8 @@ class MGPLVM(torch.nn.Module):
         lr : float
             Adam learning rate.
         batch_size : int, optional
-            Time bins per step (random subset, bound scaled by T / batch_size).
+            Time bins per step (random subset, bound scaled by T / batch_size). Only the latents
+            of the batch are updated (lazy row-sparse Adam).
         n_mc : int
             Latent Monte-Carlo samples per step.
         burnin : int, optional
@@ -298,23 +311,76 @@ class MGPLVM(torch.nn.Module):
             ``callback(state)`` with ``state.step``, ``state.elbo``, ``state.model``; returning
             True (or setting ``state.stop = True``) ends the fit.
         checkpoint : str, Path or :class:`~neurolatent.inference.Checkpoint`, optional
-            Saved every ``k`` steps; an existing checkpoint at that path is resumed from.
-        early_stopping : EarlyStopping or True, optional
-            Stop when the ELBO plateaus (``True`` uses the defaults).
+            Saved every ``k`` steps; an existing checkpoint at that path is resumed from. The
+            file holds the parameters, the optimiser, the Monte-Carlo generator and the
+            early-stopping state, so a resumed fit (same arguments, explicit ``burnin``) is
+            bit-identical to an uninterrupted one.
+        early_stopping : EarlyStopping or bool
+            Stop when the ELBO plateaus (default ``True``: :class:`EarlyStopping` with its
+            defaults); ``False`` or ``None`` runs ``max_steps`` steps.
+        warm_start : bool
+            ``False`` (default): every call starts afresh (new initialisation from ``Y``, new
+            history). ``True``: continue from the current parameters (``Y`` must have the
+            shape of the data fitted so far), appending to the history.
+        n_restarts : int
+            Fit from ``n_restarts`` initialisations (seeds ``seed, seed + 1, ...``; random when
+            ``seed`` is None) and keep the one with the highest final ELBO (:meth:`elbo` with
+            ``n_mc=20, seed=0``, the same Monte-Carlo noise for every restart). The scores are
+            in ``restart_elbos_``, the kept index in ``best_restart_``.
 
         Returns
         -------
         self
         """
+        n_restarts = int(n_restarts)
+        if n_restarts < 1:
+            raise ValueError(f"n_restarts must be >= 1, got {n_restarts!r}")
+        if n_restarts > 1 and (warm_start or checkpoint is not None):
+            raise ValueError("n_restarts > 1 starts every restart afresh, so it cannot be combined with "
+                             "warm_start=True or checkpoint=; fit once with n_restarts, then continue with "
+                             "warm_start=True")
+        kw = dict(max_steps=max_steps, lr=lr, batch_size=batch_size, n_mc=n_mc, burnin=burnin, progress=progress,
+                  callback=callback, checkpoint=checkpoint, early_stopping=early_stopping, warm_start=warm_start)
+        if n_restarts == 1:
+            return self._fit_once(Y, seed=self.seed, **kw)
+        best, scores = None, []
+        for r in range(n_restarts):
+            seed = None if self.seed is None else int(self.seed) + r
+            es = copy.deepcopy(early_stopping) if isinstance(early_stopping, EarlyStopping) else early_stopping
+            self._fit_once(Y, seed=seed, **{**kw, "early_stopping": es})
+            scores.append(self.elbo(n_mc=20, seed=0))
+            if best is None or scores[-1] > scores[best[0]]:
+                best = (r, copy.deepcopy(self.state_dict()), copy.deepcopy(self.history), self._gen.get_state())
+        r, state, history, gen_state = best
+        self.load_state_dict(state)
+        self.history = history
+        self._gen.set_state(gen_state)
+        self.restart_elbos_, self.best_restart_ = [float(x) for x in scores], int(r)
+        return self
+
+    def _fit_once(self, Y, *, seed, max_steps, lr, batch_size, n_mc, burnin, progress, callback, checkpoint,
+                  early_stopping, warm_start):
         arr, time, neurons = as_recording_matrix(Y)
         lik_probe = get_likelihood(self.likelihood_name, arr.shape[1])
         lik_probe.validate(arr, "Y")
         Yt = torch.as_tensor(arr, **self._f)
-        gen = make_generator(self.seed, self.device_)
-        rng = np.random.default_rng(self.seed)
-        if not self._built or (self.n_time, self.n_neurons) != arr.shape:
+        if warm_start:
+            if not self._built:
+                raise RuntimeError("warm_start=True continues a fitted model, but this one is not fitted yet; "
+                                   "call fit(Y) first (or leave warm_start=False)")
+            if (self.n_time, self.n_neurons) != arr.shape:
+                raise ValueError(f"warm_start=True needs Y of the shape fitted so far, {(self.n_time, self.n_neurons)}"
+                                 f" (time, neuron), got {arr.shape}; pass warm_start=False to fit it afresh")
+            gen = self._gen
+            if gen.device != self.device_:  # moved with .to(): continue the stream on the new device
+                gen = make_generator(int(torch.randint(2 ** 62, (1,), generator=gen)), self.device_)
+                self._gen = gen
+        else:
+            gen = make_generator(seed, self.device_)
             self._build(arr.shape[0], arr.shape[1], time, neurons)
-            self._initialise(Yt, gen, rng)
+            self._initialise(Yt, gen, np.random.default_rng(seed))
+            self._gen = gen
+            self.history = History()
         self._Y = Yt
         T = self.n_time
         B = T if batch_size is None else int(min(batch_size, T))
@@ -325,6 +391,8 @@ class MGPLVM(torch.nn.Module):
             raise ValueError("bound='collapsed' does not factorise over time, so it cannot use batch_size; "
                              "use MGPLVM(..., bound='svgp') for minibatches")
         es = EarlyStopping() if early_stopping is True else (early_stopping or None)
+        if es is not None and early_stopping is not True and not warm_start:
+            es = copy.deepcopy(es)  # a fresh fit starts with a fresh plateau detector
         all_idx = torch.arange(T, device=self.device_)
 
         burnin = min(100, int(max_steps) // 2) if burnin is None else int(burnin)
@@ -359,7 +427,7 @@ class MGPLVM(torch.nn.Module):
         run_optimisation(step_fn, self, params, max_steps=max_steps, lr=lr, progress=progress,
                          callback=callback, checkpoint=checkpoint, early_stopping=es, history=self.history,
                          model=self, post_step=post_step, desc=f"mGPLVM {self.manifold.name}",
-                         optimiser=optimiser)
+                         optimiser=optimiser, generators={"mc": gen})
         self.latent.freeze_scale = False
         if self.bound == "collapsed":  # explicit optimal q(u) under q(g), for predictions
             with torch.no_grad():
@@ -478,4 +546,5 @@ class MGPLVM(torch.nn.Module):
         model.load_state_dict(state)
         model.history = History.from_dict(payload["history"])
         model._Y = payload["data"].to(**model._f)
+        model._gen = make_generator(cfg["seed"], model.device_)  # warm_start=True continues from here
         return model
