@@ -237,9 +237,12 @@ class MGPLVM(torch.nn.Module):
         """A = L_zz^{-1} K_zx for points g (K, B, amb) -> (K, N, M, B)."""
         return whitened_cross(self.kernel, self.Z, g, self._kzz_chol() if Lz is None else Lz)
 
+    _fused_marginals = True  # the custom-autograd RBF marginals (False: plain autograd, for benchmarks)
+
     def _marginals(self, g: torch.Tensor, neurons=None):
         """Mean and variance of f_n(g) under q(u): g (K, B, amb) -> two (K, B, N_sel) tensors."""
-        return svgp_marginals(self.kernel, self.Z, self.q_mu, self.q_sqrt, self.mean_const, g, neurons)
+        return svgp_marginals(self.kernel, self.Z, self.q_mu, self.q_sqrt, self.mean_const, g, neurons,
+                              fused=self._fused_marginals)
 
     def _kl_u(self) -> torch.Tensor:
         """sum_n KL(N(m_n, S_n S_n^T) || N(0, I)) in whitened coordinates."""
