@@ -375,7 +375,8 @@ class MGPLVM(torch.nn.Module):
                                  f" (time, neuron), got {arr.shape}; pass warm_start=False to fit it afresh")
             gen = self._gen
             if gen.device != self.device_:  # moved with .to(): continue the stream on the new device
-                gen = make_generator(int(torch.randint(2 ** 62, (1,), generator=gen)), self.device_)
+                seed = int(torch.randint(2 ** 62, (1,), generator=gen, device=gen.device))
+                gen = make_generator(seed, self.device_)
                 self._gen = gen
         else:
             gen = make_generator(seed, self.device_)
