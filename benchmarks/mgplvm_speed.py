@@ -208,7 +208,8 @@ def main(argv=None):
     args.dtype = getattr(torch, args.dtype)
     rows = []
     for case in args.cases.split(","):
-        new = {"step": case_step, "fitcmp": case_fitcmp, "fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem}[case](args)
+        cases = {"step": case_step, "fitcmp": case_fitcmp, "fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem}
+        new = cases[case](args)
         print(*new, sep="\n", flush=True)  # partial results as they come
         rows += new
     head = ("case", "steps/s", "steps to 99% / run", "seconds to 99% / run", "note")
