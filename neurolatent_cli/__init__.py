@@ -136,12 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: compare_manifolds's, with early stopping)")
     g.add_argument("--cv-workers", type=int, default=0,
                    help="run the folds on a local Dask cluster with this many worker processes (needs dask)")
-    _fit_args(p, max_steps=1500)
+    _fit_args(p, max_steps=2000)
     p.set_defaults(handler="fit")
 
     p = sub.add_parser("demo", help="fit a ring to the shipped sample and write figures", formatter_class=fmt)
     p.add_argument("--out", default="neurolatent_demo", help="output folder")
-    _fit_args(p, max_steps=1500)
+    _fit_args(p, max_steps=2000)
     p.set_defaults(handler="demo")
 
     add_theory_parser(sub)

@@ -108,9 +108,9 @@ class _StepBar:
         self.bar.close()
 
 
-def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gaussian", max_steps: int = 600,
+def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gaussian", max_steps: int = 500,
                       lr: float = 0.02, client=None, progress: bool = True, model_kwargs=None, fit_kwargs=None,
-                      infer_steps: int = 200, n_samples: int = 64, early_stopping=True) -> xr.Dataset:
+                      infer_steps: int = 300, n_samples: int = 64, early_stopping=True) -> xr.Dataset:
     """Cross-validated held-out log-likelihood and MSE of mGPLVMs on several manifolds.
 
     Parameters
@@ -124,7 +124,7 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
         Seeds the splits and the fits (fold k uses ``seed + k``).
     likelihood : str
     max_steps : int
-        Upper bound on the steps of each fold's fit (600: with early stopping most folds stop
+        Upper bound on the steps of each fold's fit (500: with early stopping most folds stop
         before; see ``early_stopping``).
     lr : float
         Adam learning rate of :meth:`MGPLVM.fit`.
