@@ -25,6 +25,20 @@ from neurolatent_cli.theory import model_params
 __all__ = ["add_theory_parser", "HANDLERS"]
 
 
+def _save_plot(ax, path) -> None:
+    """Write a figure atomically (format from the file name's suffix, PNG by default)."""
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from .._utils import atomic_path
+
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    with atomic_path(path, suffix=f".{fmt}") as tmp:
+        ax.figure.savefig(tmp, format=fmt, dpi=110)
+    plt.close(ax.figure)
+
+
 def _build(args, override=None):
     from .models import model_from_name
 
@@ -46,7 +60,7 @@ def _cmd_dmft(args):
             res.to_dataset().to_netcdf(tmp, engine="h5netcdf")
     if args.plot:
         from ..plotting.theory import plot_autocorrelation
-        plot_autocorrelation(res).figure.savefig(args.plot)
+        _save_plot(plot_autocorrelation(res), args.plot)
     return 0
 
 
@@ -63,7 +77,7 @@ def _cmd_spectrum(args):
                       "fraction_inside": float(np.mean(pred.contains(ev)))}, indent=2))
     if args.plot:
         from ..plotting.theory import plot_spectrum
-        plot_spectrum(pred, ev).figure.savefig(args.plot)
+        _save_plot(plot_spectrum(pred, ev), args.plot)
     return 0
 
 
@@ -92,7 +106,7 @@ def _cmd_phase(args):
             ds.to_netcdf(tmp, engine="h5netcdf")
     if args.plot:
         from ..plotting.theory import plot_phase_diagram
-        plot_phase_diagram(ds).figure.savefig(args.plot)
+        _save_plot(plot_phase_diagram(ds), args.plot)
     print(ds)
     return 0
 
@@ -115,7 +129,7 @@ def _cmd_lyapunov(args):
     print(json.dumps({"exponents": res.mean.tolist(), "mean_trace": res.mean_trace.tolist()}, indent=2))
     if args.plot:
         from ..plotting.theory import plot_lyapunov_spectrum
-        plot_lyapunov_spectrum(res).figure.savefig(args.plot)
+        _save_plot(plot_lyapunov_spectrum(res), args.plot)
     return 0
 
 
