@@ -86,7 +86,7 @@ def test_fit_two_manifolds_writes_cv_table(tmp_path):
     io.write_netcdf(make_ring_recording(n_neurons=12, n_time=200, seed=1), rec)
     out = tmp_path / "res"
     assert main(["fit", str(rec), "--manifold", "T1", "--manifold", "R1", "--out", str(out),
-                 "--max-steps", "300", "--quiet"]) == 0
+                 "--max-steps", "300", "--cv-steps", "100", "--quiet"]) == 0
     import xarray as xr
 
     assert (out / "fit.nc").exists()

@@ -10,6 +10,7 @@ data sets of different sizes compare directly.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import xarray as xr
@@ -149,7 +150,8 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
     xarray.Dataset
         ``log_likelihood`` (manifold, fold): mean held-out log predictive density per scored
         entry (nats; higher is better); ``mse`` (manifold, fold); ``elbo`` (manifold, fold):
-        final training ELBO per time bin.
+        final training ELBO per time bin. ``attrs["steps_per_fit"]`` (JSON, manifold x fold) says
+        where each fit stopped.
 
     Notes
     -----
@@ -216,8 +218,8 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
         attrs={"likelihood": str(likelihood), "folds": int(folds), "seed": int(seed), "n_time": int(arr.shape[0]),
                "n_neurons": int(arr.shape[1]), "max_steps": int(fit_kwargs["max_steps"]),
                "infer_steps": int(infer_steps), "early_stopping": int(fit_kwargs["early_stopping"] is not False),
-               "steps_per_fit": str([[int(results[(i, k)]["steps"]) for k in range(len(splits))]
-                                     for i in range(len(manifolds))]),
+               "steps_per_fit": json.dumps([[int(results[(i, k)]["steps"]) for k in range(len(splits))]
+                                            for i in range(len(manifolds))]),
                "method": "fit on all neurons at train bins; infer test latents from half the neurons with tuning "
                          "frozen, score the other half (and swap); mean log predictive density per entry"},
     )
