@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
         _interrupted(exc, args)
         return 130
     except (CLIError, RecordingError, FileNotFoundError, FileExistsError, ValueError, KeyError, ImportError,
-            DeviceUnavailableError) as exc:
+            DeviceUnavailableError, FloatingPointError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"neurolatent {name}: error: {msg}", file=sys.stderr)
         return 2

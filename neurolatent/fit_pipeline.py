@@ -260,7 +260,24 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
                               "to continue it, or delete it to start again")
     if resume and not found:
         raise FileNotFoundError(f"resume=True but {out_dir} holds no checkpoint_<manifold>.pt to continue from")
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, history=history,
+                              likelihood=likelihood, max_steps=max_steps, seed=seed, progress=progress, folds=folds,
+                              lr=lr, n_inducing=n_inducing, prior=prior, cv_steps=cv_steps, client=client,
+                              device=device, dff=dff, zscore=zscore, bin_s=bin_s, early_stopping=early_stopping,
+                              checkpoint_every=checkpoint_every)
+    except Exception:
+        if created and not any(out_dir.iterdir()):  # a failed fit leaves no empty folder behind
+            out_dir.rmdir()
+        raise
+
+
+def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, *, history, likelihood, max_steps, seed,
+                   progress, folds, lr, n_inducing, prior, cv_steps, client, device, dff, zscore, bin_s,
+                   early_stopping, checkpoint_every) -> dict[str, Path]:
+    """The work of :func:`fit_recording` once everything was checked and ``out_dir`` exists."""
     y_units = _y_units(ds, Y, dff=dff, zscore=zscore, likelihood=likelihood)
     paths: dict[str, Path] = {}
     Yc = Y.drop_vars([c for c in Y.coords if c not in ("time", "neuron")]).rename("Y")

@@ -154,3 +154,16 @@ def test_ctrl_c_stops_at_a_step_keeps_a_checkpoint_and_resume_continues(ring_nc,
     assert elbo.size == stopped + 15
     np.testing.assert_allclose(elbo[:stopped], state["history"]["elbo"])  # the same history, continued
     assert not ckpt.exists()
+
+
+def test_a_fit_that_fails_midway_leaves_no_empty_folder(ring_nc, tmp_path, capsys, monkeypatch):
+    from neurolatent.models.mgplvm import MGPLVM
+
+    def diverge(self, *a, **k):
+        raise FloatingPointError("the objective became nan at step 3; try a smaller lr=")
+
+    monkeypatch.setattr(MGPLVM, "fit", diverge)
+    out = tmp_path / "res"
+    assert main(["fit", str(ring_nc), "--out", str(out), "--quiet"]) == 2
+    assert "smaller lr" in capsys.readouterr().err
+    assert not out.exists()
