@@ -36,6 +36,10 @@ DATASETS = {
 }
 
 
+#: The defaults of ``neurolatent.inference.EarlyStopping`` shown in ``--help`` (a test checks them).
+EARLY_STOPPING_DEFAULTS = {"patience": 150, "rel_tol": 0.005}
+
+
 class _VersionAction(argparse.Action):
     """``--version``: imports the package only when asked (the version lives in ``neurolatent``)."""
 
@@ -88,10 +92,10 @@ def _fit_args(p: argparse.ArgumentParser, *, max_steps: int) -> None:
     g.add_argument("--no-early-stopping", action="store_true", help="always run --max-steps steps")
     g.add_argument("--patience", type=_positive(int), default=None,
                    help="early stopping: steps without a significant ELBO gain before stopping "
-                        "(default: neurolatent.inference.EarlyStopping's)")
+                        f"(default: {EARLY_STOPPING_DEFAULTS['patience']})")
     g.add_argument("--tol", type=_positive(float), default=None,
                    help="early stopping: a gain is significant above this fraction of the ELBO gained so far "
-                        "(default: EarlyStopping's)")
+                        f"(default: {EARLY_STOPPING_DEFAULTS['rel_tol']})")
     g.add_argument("--lr", type=_positive(float), default=0.02, help="Adam learning rate")
     g.add_argument("--seed", type=int, default=0, help="random seed")
     g.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (default: cpu)")

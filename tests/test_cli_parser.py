@@ -68,6 +68,13 @@ def test_dataset_names_match_the_registry():
     assert sorted(neurolatent_cli.DATASETS) == sorted(DATASETS)
 
 
+def test_early_stopping_defaults_in_help_match_the_class():
+    from neurolatent.inference import EarlyStopping
+
+    es = EarlyStopping()
+    assert neurolatent_cli.EARLY_STOPPING_DEFAULTS == {"patience": es.patience, "rel_tol": es.rel_tol}
+
+
 def test_theory_help_shows_each_parameter_with_its_default(capsys):
     with pytest.raises(SystemExit):
         main(["theory", "dmft", "--help"])
