@@ -19,6 +19,7 @@ demo ring           300 x 16   485   0.28                    0.02 %            0
 fly ellipsoid body  500 x 16   806   0.44                    0.22 %            0.97 / 0.95 rad [1]
 suite2p dF/F, 30Hz  864 x 23   1133  0.70                    0.70 % [2]        (no reference)
 ring, seed 1        500 x 16   485   0.35                    0.02 %            0.082 / 0.086 rad
+ring, seed 2        500 x 16   485   0.35                    0.05 %            0.291 / 0.296 rad
 manifold T1, seed 0 300 x 30   524   0.32                    0.01 %            0.107 / 0.101 rad
 ==================  =========  ====  ======================  ================  ==================
 
@@ -41,7 +42,7 @@ recording, and is what "the ELBO panel is flat at the end" means.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/early_stopping_defaults.py [--steps 2500] [--names demo fly suite2p ring1]
+    OMP_NUM_THREADS=1 python benchmarks/early_stopping_defaults.py [--steps 2500] [--names demo fly suite2p ring1 ring2 mani0]
 
 Needs ``../shared/data`` (or ``$NEUROLATENT_DATA``) for ``fly`` and ``suite2p``; about 0.06-0.12 s
 per step on an idle core.
@@ -116,7 +117,7 @@ def report(name: str, t: dict, criterion: EarlyStopping, ref_step: int = 1500) -
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=2500)
-    p.add_argument("--names", nargs="+", default=["demo", "fly", "suite2p", "ring1", "mani0"])
+    p.add_argument("--names", nargs="+", default=["demo", "fly", "suite2p", "ring1", "ring2", "mani0"])
     args = p.parse_args()
     torch.set_num_threads(1)
     for name in args.names:
