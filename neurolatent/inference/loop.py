@@ -106,7 +106,10 @@ class EarlyStopping:
     it does not depend on the size of the recording, the units of the data or where the ELBO's
     zero lies (an ELBO near 0 would make a tolerance relative to :math:`|\text{ELBO}|` vanish).
     In words, with the defaults: stop when 150 steps have gained less than 0.5 % of everything
-    gained so far.
+    gained so far. On T1 fits (lr 0.02) of the demo ring, the fly ellipsoid body, the suite2p
+    example and synthetic rings this stops at steps 485-1133 with under 1 % of the gain still to
+    come and latents as close to the truth as after 1500 steps
+    (``benchmarks/early_stopping_defaults.py``).
 
     Parameters
     ----------
