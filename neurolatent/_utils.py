@@ -15,7 +15,7 @@ from typing import Iterator
 
 import torch
 
-__all__ = ["atomic_path", "resolve_device", "resolve_dtype", "make_generator"]
+__all__ = ["atomic_path", "resolve_device", "resolve_dtype", "make_generator", "DeviceUnavailableError"]
 
 
 _UMASK_LOCK = threading.Lock()
@@ -111,13 +111,53 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         raise
 
 
+class DeviceUnavailableError(RuntimeError):
+    """A ``device=`` that this machine or this torch build cannot provide."""
+
+
 def resolve_device(device: str | torch.device | None, like: torch.Tensor | None = None) -> torch.device:
-    """``device=None`` means CPU unless ``like`` already lives elsewhere."""
-    if device is not None:
-        return torch.device(device)
-    if like is not None:
-        return like.device
-    return torch.device("cpu")
+    """``device=None`` means CPU unless ``like`` already lives elsewhere.
+
+    A CUDA (or MPS) device is checked here, so that asking for one that torch cannot use fails
+    with a message saying why and what to install, instead of an ``AssertionError`` deep inside
+    torch later.
+
+    Raises
+    ------
+    ValueError
+        ``device`` is not a device name torch knows.
+    DeviceUnavailableError
+        CUDA/MPS requested but unavailable (CPU-only torch build, no GPU, or an index beyond the
+        GPUs present).
+
+    Examples
+    --------
+    >>> resolve_device(None)
+    device(type='cpu')
+    """
+    if device is None:
+        return like.device if like is not None else torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device; pass e.g. 'cpu', 'cuda' or 'cuda:1' ({exc})") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            if torch.version.cuda is None:
+                why = (f"this torch ({torch.__version__}) is a CPU-only build; install a CUDA build of torch "
+                       "(see https://pytorch.org/get-started/locally/, e.g. pip install torch --index-url "
+                       "https://download.pytorch.org/whl/cu124) or use device='cpu'")
+            else:
+                why = (f"torch {torch.__version__} was built for CUDA {torch.version.cuda} but finds no usable GPU "
+                       "(check the NVIDIA driver and CUDA_VISIBLE_DEVICES) or use device='cpu'")
+            raise DeviceUnavailableError(f"device={device!r}: CUDA is not available: {why}")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceUnavailableError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) are "
+                                         "visible; pass cuda:0 ... or check CUDA_VISIBLE_DEVICES")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise DeviceUnavailableError(f"device={device!r}: Apple's MPS backend is not available on this machine or "
+                                     "torch build; use device='cpu'")
+    return dev
 
 
 def resolve_dtype(dtype: torch.dtype | None, default: torch.dtype = torch.float64) -> torch.dtype:

@@ -1,28 +1,33 @@
-"""The ``neurolatent`` command.
+"""The commands of the ``neurolatent`` console script.
 
-``neurolatent info <recording>``
-    Summarise a recording (any format :func:`neurolatent.io.read` reads).
+The parser and the entry point live in the light ``neurolatent_cli`` package (standard library
+only, so that ``neurolatent --help`` and argument errors answer at once); once the arguments are
+parsed and checked, it calls :func:`run`, which dispatches to the commands here.
+
+``neurolatent info <recording> | --dataset NAME``
+    Summarise a recording (any format :func:`neurolatent.io.read` reads) or a ``fit.nc``.
 ``neurolatent convert <recording> <out.nc>``
     Read a recording and write it as netCDF (atomically).
-``neurolatent fit <recording> --manifold T1 [--manifold R1 ...] --out results/``
-    Fit mGPLVMs, cross-validate when several manifolds are given, write ``fit.nc`` and figures.
+``neurolatent fit <recording> | --dataset NAME --manifold T1 [--manifold R1 ...] --out results/``
+    Fit mGPLVMs (early stopping by default; ``--max-steps`` is an upper bound), cross-validate
+    when several manifolds are given, write ``fit.nc`` and figures. Ctrl-C stops at a step
+    boundary, keeps a checkpoint in ``--out`` and exits with status 130; ``--resume`` continues.
 ``neurolatent demo``
     Fit a ring (T1) to the small sample shipped in ``data/`` and write the figures.
 ``neurolatent theory ...``
     Gated-RNN mean-field theory: DMFT, Jacobian spectra, Lyapunov spectra, phase diagrams.
-
-Heavy modules (torch, gpytorch) are imported inside each command so that ``--help`` stays fast.
 """
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import warnings
 from pathlib import Path
 
-from ._version import __version__
+from neurolatent_cli import build_parser, main
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "run", "HANDLERS"]
 
 #: Where ``neurolatent demo`` looks for its sample (the repository's ``data/`` folder).
 DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "demo_ring.nc"
@@ -32,72 +37,144 @@ class CLIError(Exception):
     """An error the command line reports as one line, without a traceback."""
 
 
-def _read_recording(args: argparse.Namespace):
-    from . import io
+def _is_placeholder_rate(ds) -> bool:
+    return str(ds.attrs.get("fs_note", "")).startswith("suspect")
 
-    kwargs = {}
-    if getattr(args, "fs", None) is not None:
-        kwargs["fs"] = args.fs
-    return io.read(args.recording, **kwargs)
+
+def _read_source(args: argparse.Namespace, command: str):
+    """The recording of ``args`` (a path or ``--dataset``), with warnings as one-line notes.
+
+    A frame rate that the file stores as a placeholder is reported once, as a suggestion to pass
+    ``--fs`` (the reader's own warning, written for Python users, is not shown).
+    """
+    from . import io
+    from .datasets import load_dataset
+    from .io.errors import RecordingDataWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if getattr(args, "dataset", None):
+            ds = load_dataset(args.dataset)
+        else:
+            kwargs = {"fs": args.fs} if getattr(args, "fs", None) is not None else {}
+            ds = io.read(args.recording, **kwargs)
+    placeholder = _is_placeholder_rate(ds) and getattr(args, "fs", None) is None
+    for w in caught:
+        if placeholder and issubclass(w.category, RecordingDataWarning) and "frame rate" in str(w.message):
+            continue
+        print(f"neurolatent {command}: warning: {w.message}", file=sys.stderr)
+    if placeholder:
+        print(f"neurolatent {command}: note: the frame rate stored in {ds.attrs.get('fs_origin', 'the file')} is "
+              f"{float(ds.attrs['fs']):g} Hz, a placeholder; pass the imaging rate with --fs (e.g. --fs 30) "
+              "so that times are in seconds", file=sys.stderr)
+    if getattr(args, "cells_only", False):
+        from .preprocessing import select_cells
+
+        n = ds.sizes["neuron"]
+        ds = select_cells(ds)
+        print(f"neurolatent {command}: --cells-only kept {ds.sizes['neuron']} of {n} ROIs", file=sys.stderr)
+    return ds, placeholder
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from . import io
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        ds = _read_recording(args)
+    ds, _ = _read_source(args, "info")
     print(io.summarize(ds))
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
     return 0
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
     from . import io
 
-    ds = _read_recording(args)
     out = Path(args.out)
     if out.suffix != ".nc":
         raise CLIError(f"output {str(out)!r} should end in .nc (netCDF); pass e.g. recording.nc")
+    ds, _ = _read_source(args, "convert")
     io.write_netcdf(ds, out)
     print(f"wrote {out} ({ds.sizes['time']} frames x {ds.sizes['neuron']} neurons)")
     return 0
 
 
+def _early_stopping(args: argparse.Namespace):
+    from .inference import EarlyStopping
+
+    if args.no_early_stopping:
+        return False
+    kw = {}
+    if args.patience is not None:
+        kw["patience"] = args.patience
+    if args.tol is not None:
+        kw["rel_tol"] = args.tol
+    return EarlyStopping(**kw) if kw else True
+
+
 def _fit_kwargs(args: argparse.Namespace) -> dict:
+    argv = getattr(args, "argv", None)
     return dict(
         likelihood=args.likelihood,
         dff=args.dff,
         bin_s=args.bin_s,
         zscore=args.zscore,
         max_steps=args.max_steps,
+        early_stopping=_early_stopping(args),
         seed=args.seed,
+        lr=args.lr,
+        device=args.device,
+        resume=args.resume,
         progress=not args.quiet,
+        history=None if argv is None else "neurolatent " + " ".join(shlex.quote(a) for a in argv),
     )
 
 
-def _report_outputs(outputs: dict) -> None:
-    for name, path in outputs.items():
+def _report(paths: dict, args: argparse.Namespace) -> None:
+    import xarray as xr
+
+    with xr.open_dataset(paths["fit"], engine="h5netcdf") as fit:
+        for v in fit.data_vars:
+            if not v.startswith("elbo_"):
+                continue
+            a, name = fit[v].attrs, v[len("elbo_"):]
+            if a.get("stop_reason") == "early_stopping":
+                print(f"{name}: converged, the ELBO plateaued at step {a['stop_step']} (of at most {args.max_steps})")
+            elif int(a.get("converged", 0)):
+                print(f"{name}: ran all {a['stop_step']} steps; the ELBO had plateaued")
+            else:
+                print(f"{name}: ran all {a['stop_step']} steps and the ELBO was still rising: not converged; "
+                      "raise --max-steps")
+    for name, path in paths.items():
         print(f"{name}: {path}")
 
 
-def _cmd_fit(args: argparse.Namespace) -> int:
+def _fit(source, manifolds, args: argparse.Namespace, **extra) -> int:
     from .fit_pipeline import fit_recording
 
-    manifolds = args.manifold or ["T1"]
-    source = args.recording
-    if getattr(args, "fs", None) is not None:
-        source = _read_recording(args)
-    outputs = fit_recording(source, manifolds, out_dir=args.out, folds=args.folds, cv_steps=args.cv_steps,
-                            **_fit_kwargs(args))
-    _report_outputs(outputs)
+    paths = fit_recording(source, manifolds, out_dir=args.out, **_fit_kwargs(args), **extra)
+    _report(paths, args)
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from .fit_pipeline import fit_recording
+def _cmd_fit(args: argparse.Namespace) -> int:
+    manifolds = args.manifold or ["T1"]
+    ds, placeholder = _read_source(args, "fit")
+    if args.dff and placeholder:
+        raise CLIError("--dff needs the true frame rate (its baseline window is 60 s), and this recording stores a "
+                       "placeholder; pass the imaging rate with --fs, e.g. --fs 30")
+    client = None
+    if args.cv_workers and len(manifolds) > 1:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise CLIError('--cv-workers needs dask: pip install "dask[distributed]"') from None
+        client = Client(LocalCluster(n_workers=args.cv_workers, threads_per_worker=1))
+    try:
+        return _fit(ds, manifolds, args, folds=args.folds, cv_steps=args.cv_steps, client=client)
+    finally:
+        if client is not None:
+            client.close()
 
+
+def _cmd_demo(args: argparse.Namespace) -> int:
     if DEMO_DATA.exists():
         source = DEMO_DATA
     else:  # installed without the repository: regenerate the same sample in memory
@@ -106,78 +183,56 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"{DEMO_DATA} not found; generating the demo ring recording in memory", file=sys.stderr)
         source = make_demo_recording()
     print(f"neurolatent demo: fitting a ring (T1) to {source if isinstance(source, Path) else 'the demo sample'}")
-    outputs = fit_recording(source, ["T1"], out_dir=args.out, **_fit_kwargs(args))
-    _report_outputs(outputs)
-    return 0
+    return _fit(source, ["T1"], args)
 
 
-def _add_fit_options(p: argparse.ArgumentParser, *, max_steps: int) -> None:
-    p.add_argument("--likelihood", default="gaussian", choices=["gaussian", "poisson", "negbinom"],
-                   help="observation model (default: gaussian)")
-    p.add_argument("--dff", action="store_true", help="compute dF/F before fitting")
-    p.add_argument("--bin-s", type=float, default=None, help="bin frames into windows of this many seconds")
-    p.add_argument("--zscore", action="store_true", help="z-score each neuron before fitting")
-    p.add_argument("--max-steps", type=int, default=max_steps, help=f"optimisation steps (default {max_steps})")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+def _theory(name):
+    def handler(args):
+        from .theory.cli import HANDLERS as theory_handlers
+
+        return theory_handlers[name](args)
+
+    return handler
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of the ``neurolatent`` command (also used to document it)."""
-    parser = argparse.ArgumentParser(
-        prog="neurolatent",
-        description="Manifold latent-variable models (mGPLVM) for neural recordings, and gated-RNN theory.",
-    )
-    parser.add_argument("--version", action="version", version=f"neurolatent {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("info", help="summarise a recording (suite2p, CaImAn, NWB, netCDF)")
-    p.add_argument("recording", help="suite2p plane folder (or its parent), CaImAn .hdf5, .nwb or .nc")
-    p.add_argument("--fs", type=float, default=None, help="frame rate in Hz (overrides the file's)")
-    p.set_defaults(func=_cmd_info)
-
-    p = sub.add_parser("convert", help="convert a recording to netCDF")
-    p.add_argument("recording", help="suite2p plane folder (or its parent), CaImAn .hdf5, .nwb or .nc")
-    p.add_argument("out", help="output netCDF file (.nc)")
-    p.add_argument("--fs", type=float, default=None, help="frame rate in Hz (overrides the file's)")
-    p.set_defaults(func=_cmd_convert)
-
-    p = sub.add_parser("fit", help="fit mGPLVMs to a recording and cross-validate manifolds")
-    p.add_argument("recording", help="any recording `neurolatent info` reads")
-    p.add_argument("--manifold", action="append", metavar="SPEC",
-                   help="latent manifold: R1, R2, T1, T2, S2, S3, SO3, T1xR1; repeat to compare (default T1)")
-    p.add_argument("--out", default="results", help="output folder (default ./results)")
-    p.add_argument("--fs", type=float, default=None, help="frame rate in Hz (overrides the file's)")
-    p.add_argument("--folds", type=int, default=3, help="cross-validation folds with several manifolds (default 3)")
-    p.add_argument("--cv-steps", type=int, default=None,
-                   help="steps per cross-validation fit and held-out inference (default: --max-steps)")
-    _add_fit_options(p, max_steps=1500)
-    p.set_defaults(func=_cmd_fit)
-
-    p = sub.add_parser("demo", help="fit a ring to the shipped sample and write figures")
-    p.add_argument("--out", default="neurolatent_demo", help="output folder (default ./neurolatent_demo)")
-    _add_fit_options(p, max_steps=200)
-    p.set_defaults(func=_cmd_demo)
-
-    from .theory.cli import add_theory_parser
-
-    add_theory_parser(sub)
-    return parser
+#: ``{handler name set by the parser: command}``.
+HANDLERS = {"info": _cmd_info, "convert": _cmd_convert, "fit": _cmd_fit, "demo": _cmd_demo,
+            **{f"theory.{n}": _theory(n) for n in ("dmft", "spectrum", "phase-diagram", "lyapunov")}}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``neurolatent`` console script; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 0
+def _interrupted(exc, args) -> None:
+    from .inference import FitInterrupted
+
+    cmd = f"neurolatent {args.command}"
+    if isinstance(exc, FitInterrupted) and exc.checkpoint is not None:
+        print(f"{cmd}: interrupted: {exc.desc} stopped at step {exc.step} (not converged); its state is saved in "
+              f"{exc.checkpoint}; run the same command with --resume to continue", file=sys.stderr)
+    elif isinstance(exc, FitInterrupted) and args.command == "fit":
+        print(f"{cmd}: interrupted during cross-validation ({exc.desc}, step {exc.step}); the manifold fits are "
+              f"kept in {args.out}; run the same command with --resume to redo only the cross-validation",
+              file=sys.stderr)
+    else:
+        print(f"{cmd}: interrupted", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command ``args`` (parsed and checked by ``neurolatent_cli``); returns the exit status.
+
+    Input errors print one line and return 2; Ctrl-C returns 130 after saying what was kept.
+    """
+    from ._utils import DeviceUnavailableError
     from .io.errors import RecordingError
 
+    name = args.command if args.command != "theory" else f"theory {args.theory_command}"
     try:
-        return int(args.func(args) or 0)
-    except (CLIError, RecordingError, FileNotFoundError, ValueError, ImportError) as exc:
-        print(f"neurolatent {args.command}: error: {exc}", file=sys.stderr)
+        return int(HANDLERS[args.handler](args) or 0)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, args)
+        return 130
+    except (CLIError, RecordingError, FileNotFoundError, FileExistsError, ValueError, KeyError, ImportError,
+            DeviceUnavailableError, FloatingPointError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"neurolatent {name}: error: {msg}", file=sys.stderr)
         return 2
 
 

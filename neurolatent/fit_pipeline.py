@@ -5,6 +5,8 @@ because it joins io/preprocessing -> models -> plotting (data flows one way).
 """
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 import os
 from pathlib import Path
@@ -13,13 +15,16 @@ import numpy as np
 import xarray as xr
 
 from . import preprocessing
-from ._utils import atomic_path
+from ._utils import atomic_path, resolve_device
+from ._version import __version__
+from .fit_metadata import annotate_cv, annotate_data, annotate_elbo, annotate_latents, annotate_tuning
+from .inference import Checkpoint, EarlyStopping
 from .manifolds import align_latents
-from .models.crossval import compare_manifolds
+from .models.crossval import compare_manifolds, cv_splits
 from .models.mgplvm import MGPLVM
 from .plotting.mgplvm import plot_cv, plot_elbo, plot_latents, plot_tuning_curves
 
-__all__ = ["fit_recording", "pick_activity"]
+__all__ = ["fit_recording", "pick_activity", "checkpoint_paths"]
 
 _PREFERRED = ("Y", "dff", "spikes", "counts", "F", "activity")
 
@@ -109,11 +114,63 @@ def _save_fig(fig, path: Path) -> Path:
     return path
 
 
+def checkpoint_paths(out_dir, manifolds) -> dict[str, Path]:
+    """``{manifold name: out_dir/checkpoint_<name>.pt}``: where ``fit_recording`` keeps each fit's
+    checkpoint until ``fit.nc`` is written (an interrupted fit leaves it for ``resume=True``)."""
+    from .manifolds import get_manifold
+
+    specs = [manifolds] if isinstance(manifolds, str) else list(manifolds)
+    return {get_manifold(s).name: Path(out_dir) / f"checkpoint_{get_manifold(s).name}.pt" for s in specs}
+
+
+def _early_stopping(spec) -> EarlyStopping | bool:
+    if spec is True:
+        return EarlyStopping()
+    if isinstance(spec, EarlyStopping):  # a fresh copy per fit: the criterion keeps state
+        return dataclasses.replace(spec)
+    if spec is None or spec is False:
+        return False
+    raise TypeError(f"early_stopping must be True, False or an EarlyStopping, got {type(spec).__name__}")
+
+
+def _y_units(ds: xr.Dataset, Y: xr.DataArray, *, dff: bool, zscore: bool, likelihood: str) -> str:
+    """CF units of the modelled activity: dF/F and z-scores are ratios ("1"), counts are counts."""
+    if zscore or dff or Y.name == "dff":
+        return "1"
+    if str(likelihood) in ("poisson", "negbinom"):
+        return "count"
+    units = Y.attrs.get("units") or (ds[Y.name].attrs.get("units") if Y.name in ds else None)
+    return str(units) if units else "a.u."
+
+
+def _check_options(specs, *, likelihood, max_steps, lr, folds, cv_steps, bin_s, device, prior, n_inducing):
+    """Every option that can be checked without data, so that nothing starts on a bad one."""
+    if not specs:
+        raise ValueError("manifolds is empty; pass e.g. 'T1' or ['T1', 'R1']")
+    for name, value in (("max_steps", max_steps), ("cv_steps", cv_steps)):
+        if value is not None and (isinstance(value, bool) or int(value) != value or int(value) < 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not float(lr) > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if bin_s is not None and not float(bin_s) > 0:
+        raise ValueError(f"bin_s must be > 0 seconds, got {bin_s!r}")
+    if len(specs) > 1 and int(folds) < 2:
+        raise ValueError(f"folds={folds!r}: cross-validating {len(specs)} manifolds needs folds >= 2")
+    resolve_device(device)  # a clear message when CUDA is asked for and absent
+    names = []
+    for s in specs:  # bad manifold specs, likelihoods and priors fail here
+        names.append(MGPLVM(s, likelihood=likelihood, prior=prior, n_inducing=n_inducing).manifold.name)
+    if len(set(names)) != len(names):
+        raise ValueError(f"manifolds must be distinct, got {names}")
+    return names
+
+
 def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_dir="results", *, dff: bool = False,
-                  bin_s: float | None = None, zscore: bool = False, max_steps: int = 1000, seed: int | None = 0,
-                  progress: bool = True, variable: str | None = None, folds: int = 3, lr: float = 0.02,
-                  n_inducing: int | None = None, prior: str = "uniform", cv_steps: int | None = None,
-                  client=None) -> dict[str, Path]:
+                  bin_s: float | None = None, zscore: bool = False, max_steps: int = 2000, early_stopping=True,
+                  seed: int | None = 0, progress: bool = True, variable: str | None = None, folds: int = 3,
+                  lr: float = 0.02, n_inducing: int | None = None, prior: str = "uniform", cv_steps: int | None = None,
+                  client=None, device=None, resume: bool = False, checkpoint_every: int = 100,
+                  history: str | None = None) -> dict[str, Path]:
     """Fit mGPLVM(s) to a recording and write ``fit.nc`` plus figures into ``out_dir``.
 
     Parameters
@@ -124,16 +181,32 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
         One spec (``"T1"``) or several (then a cross-validated comparison is run too).
     likelihood : {"gaussian", "poisson", "negbinom"}
     out_dir : str or Path
-        Created if missing.
+        Created (after every option and the data were checked) if missing.
     dff, bin_s, zscore :
         Preprocessing, in this order: dF/F, averaging into ``bin_s``-second bins, then z-scoring.
-    max_steps, seed, progress, lr, n_inducing, prior :
+    max_steps : int
+        Upper bound on the optimisation steps of each fit.
+    early_stopping : bool or EarlyStopping
+        ``True`` (default): stop each fit once its ELBO plateaus
+        (:class:`~neurolatent.inference.EarlyStopping` defaults); an ``EarlyStopping`` sets the
+        criterion; ``False`` runs ``max_steps`` steps.
+    seed, progress, lr, n_inducing, prior, device :
         Passed to :class:`MGPLVM` / :meth:`MGPLVM.fit`.
     variable : str, optional
         The (time, neuron) variable to model (default: Y, dff, spikes, counts, F in that order).
     folds, cv_steps, client :
-        Cross-validation settings: ``cv_steps`` (default ``max_steps``) is used both to fit each
-        fold and to infer its held-out latents.
+        Cross-validation (several manifolds) by :func:`compare_manifolds`: ``cv_steps`` bounds
+        the steps of each fold's fit and held-out inference (default: that function's, with early
+        stopping); ``client`` is a ``dask.distributed.Client`` to run the folds on.
+    resume : bool
+        Continue from the checkpoints an interrupted call left in ``out_dir``
+        (``checkpoint_<manifold>.pt``). Without it, such checkpoints are an error (nothing is
+        overwritten silently).
+    checkpoint_every : int
+        Steps between checkpoints (Ctrl-C also writes one at the step it stops).
+    history : str, optional
+        The command that produced the file (the CLI passes its command line), stored in the
+        ``history`` attribute.
 
     Returns
     -------
@@ -141,13 +214,23 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
         ``{"fit": out_dir/fit.nc, "model_<m>": .pt, "latents_<m>": .png, "tuning_<m>": .png,
         "elbo_<m>": .png, "cv": .png (several manifolds)}``.
 
+    Raises
+    ------
+    neurolatent.inference.FitInterrupted
+        Ctrl-C: the fit in progress stopped at a step boundary; its checkpoint stays in
+        ``out_dir`` and ``resume=True`` continues it.
+
     Notes
     -----
     ``fit.nc`` holds the modelled data ``Y`` (time, neuron); per manifold ``m``:
     ``latent_mean_m`` (time, coord_m), ``latent_std_m`` (time, tangent_m), ``latent_lower_m`` /
     ``latent_upper_m`` where defined, ``tuning_mean_m`` / ``tuning_std_m`` (neuron, grid dims
-    suffixed with ``_m``), ``elbo_m`` (step_m); and with several manifolds ``cv_log_likelihood``
-    and ``cv_mse`` (manifold, fold). Read it with ``xarray.open_dataset(path, engine="h5netcdf")``.
+    suffixed with ``_m``), ``elbo_m`` (step_m; attributes ``stop_step``, ``stop_reason``,
+    ``converged``); and with several manifolds ``cv_log_likelihood``, ``cv_mse`` and ``cv_elbo``
+    (manifold, fold). Every variable and coordinate has CF ``units`` and ``long_name``; the
+    global attributes record the source, the frame rate ``fs``, the package version, the date and
+    every option. Read it with ``xarray.open_dataset(path, engine="h5netcdf")`` or
+    ``neurolatent info fit.nc``.
 
     Examples
     --------
@@ -160,24 +243,63 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     ['elbo_T1', 'fit']
     """
     specs = [manifolds] if isinstance(manifolds, str) else list(manifolds)
-    if not specs:
-        raise ValueError("manifolds is empty; pass e.g. 'T1' or ['T1', 'R1']")
-    for s in specs:  # fail on a bad spec before any work
-        MGPLVM(s, likelihood=likelihood)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    names = _check_options(specs, likelihood=likelihood, max_steps=max_steps, lr=lr, folds=folds, cv_steps=cv_steps,
+                           bin_s=bin_s, device=device, prior=prior, n_inducing=n_inducing)
+    es_spec = _early_stopping(early_stopping)
     ds, Y = _load(ds_or_path, dff=dff, bin_s=bin_s, zscore=zscore, variable=variable)
+    from .likelihoods import get_likelihood
+
+    get_likelihood(likelihood, Y.shape[1]).validate(Y.values, "the recording's activity")
+    if len(specs) > 1:  # too few time bins for the folds fails now, not after the fits
+        cv_splits(Y.shape[0], Y.shape[1], folds, seed)
+    out_dir = Path(out_dir)
+    ckpts = {n: out_dir / f"checkpoint_{n}.pt" for n in names}
+    found = [p for p in ckpts.values() if p.exists()]
+    if found and not resume:
+        raise FileExistsError(f"{found[0]} is the checkpoint of an interrupted fit; pass resume=True (CLI: --resume) "
+                              "to continue it, or delete it to start again")
+    if resume and not found:
+        raise FileNotFoundError(f"resume=True but {out_dir} holds no checkpoint_<manifold>.pt to continue from")
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, history=history,
+                              likelihood=likelihood, max_steps=max_steps, seed=seed, progress=progress, folds=folds,
+                              lr=lr, n_inducing=n_inducing, prior=prior, cv_steps=cv_steps, client=client,
+                              device=device, dff=dff, zscore=zscore, bin_s=bin_s, early_stopping=early_stopping,
+                              checkpoint_every=checkpoint_every)
+    except Exception:
+        if created and not any(out_dir.iterdir()):  # a failed fit leaves no empty folder behind
+            out_dir.rmdir()
+        raise
+
+
+def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, *, history, likelihood, max_steps, seed,
+                   progress, folds, lr, n_inducing, prior, cv_steps, client, device, dff, zscore, bin_s,
+                   early_stopping, checkpoint_every) -> dict[str, Path]:
+    """The work of :func:`fit_recording` once everything was checked and ``out_dir`` exists."""
+    y_units = _y_units(ds, Y, dff=dff, zscore=zscore, likelihood=likelihood)
     paths: dict[str, Path] = {}
-    parts = [xr.Dataset({"Y": Y.drop_vars([c for c in Y.coords if c not in ("time", "neuron")])})]
-    for s in specs:
-        model = MGPLVM(s, likelihood=likelihood, seed=seed, n_inducing=n_inducing, prior=prior)
-        model.fit(Y, max_steps=max_steps, lr=lr, progress=progress)
-        name = model.manifold.name
+    Yc = Y.drop_vars([c for c in Y.coords if c not in ("time", "neuron")]).rename("Y")
+    parts = [annotate_data(xr.Dataset({"Y": Yc}), y_units)]
+    stops = {}
+    for s, name in zip(specs, names):
+        model = MGPLVM(s, likelihood=likelihood, seed=seed, n_inducing=n_inducing, prior=prior, device=device)
+        es = es_spec if es_spec is False else dataclasses.replace(es_spec)
+        model.fit(Y, max_steps=max_steps, lr=lr, progress=progress, early_stopping=es,
+                  checkpoint=Checkpoint(ckpts[name], every=checkpoint_every))
+        elbo = model.elbo_history
+        if es is not False and es.stopped_at is not None:
+            stop = {"stop_step": int(len(elbo)), "stop_reason": "early_stopping", "converged": 1}
+        else:  # ran to max_steps: did the ELBO plateau anyway? (the default criterion, replayed)
+            plateau = EarlyStopping().first_plateau(elbo)
+            stop = {"stop_step": int(len(elbo)), "stop_reason": "max_steps", "converged": int(plateau is not None)}
+        stops[name] = stop
         lat = model.latents()
         tc = model.tuning_curves(50 if model.manifold.dim == 1 else 25)
-        parts.append(_suffixed(lat, name, "latent"))
-        parts.append(_suffixed(tc, name, "tuning"))
-        parts.append(xr.Dataset({f"elbo_{name}": (f"step_{name}", model.elbo_history)}))
+        parts.append(_suffixed(annotate_latents(lat, model.manifold), name, "latent"))
+        parts.append(_suffixed(annotate_tuning(tc, model.manifold, y_units), name, "tuning"))
+        parts.append(annotate_elbo(elbo, name, stop))
         paths[f"model_{name}"] = out_dir / f"model_{name}.pt"
         model.save(paths[f"model_{name}"])
         ref, ref_name = _reference(ds, lat, model.manifold)
@@ -185,19 +307,62 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
         paths[f"latents_{name}"] = _save_fig(fig, out_dir / f"latents_{name}.png")
         paths[f"tuning_{name}"] = _save_fig(plot_tuning_curves(tc), out_dir / f"tuning_{name}.png")
         paths[f"elbo_{name}"] = _save_fig(plot_elbo(model.elbo_history), out_dir / f"elbo_{name}.png")
+    cv_attrs = {}
     if len(specs) > 1:
+        cv_kw = {} if cv_steps is None else {"max_steps": int(cv_steps), "infer_steps": int(cv_steps)}
         cv = compare_manifolds(Y, specs, folds=folds, seed=0 if seed is None else seed, likelihood=likelihood,
-                               max_steps=cv_steps or max_steps, infer_steps=cv_steps or max_steps, lr=lr,
-                               progress=progress, client=client,
-                               model_kwargs={"n_inducing": n_inducing, "prior": prior})
-        parts.append(cv.rename({v: f"cv_{v}" for v in cv.data_vars}).drop_attrs())
+                               lr=lr, progress=progress, client=client, early_stopping=early_stopping,
+                               model_kwargs={"n_inducing": n_inducing, "prior": prior, "device": device}, **cv_kw)
+        cv_attrs = {"cv_folds": int(folds), "cv_max_steps": int(cv.attrs["max_steps"]),
+                    "cv_infer_steps": int(cv.attrs["infer_steps"]), "cv_method": str(cv.attrs.get("method", ""))}
+        parts.append(annotate_cv(cv, y_units))
         paths["cv"] = _save_fig(plot_cv(cv), out_dir / "cv.png")
-    out = xr.merge(parts, compat="override", join="outer", combine_attrs="drop")
-    out.attrs = {"manifolds": json.dumps(specs), "likelihood": str(likelihood), "max_steps": int(max_steps),
-                 "seed": -1 if seed is None else int(seed), "dff": int(bool(dff)), "zscore": int(bool(zscore)),
-                 "bin_s": float(bin_s) if bin_s is not None else float("nan"),
-                 "source": "neurolatent.models.fit_recording"}
+    out = xr.merge(parts, compat="override", join="outer", combine_attrs="drop_conflicts")
+    out.attrs = _provenance(ds, ds_or_path, specs, stops, cv_attrs, history=history, likelihood=likelihood,
+                            max_steps=max_steps, early_stopping=es_spec, seed=seed, lr=lr, dff=dff, zscore=zscore,
+                            bin_s=bin_s, variable=str(Y.name), prior=prior, n_inducing=n_inducing, device=device)
     paths["fit"] = out_dir / "fit.nc"
     with atomic_path(paths["fit"], suffix=".nc.tmp") as tmp:
         out.to_netcdf(tmp, engine="h5netcdf")
+    for p in ckpts.values():  # the results are complete: the checkpoints have served
+        p.unlink(missing_ok=True)
     return paths
+
+
+def _provenance(ds, ds_or_path, specs, stops, cv_attrs, *, history, early_stopping, **options) -> dict:
+    """Global attributes of ``fit.nc``: JSON-safe (str, int, float), so netCDF round-trips them."""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    src = f"dataset:{ds.attrs['dataset']}" if ds.attrs.get("dataset") else ds.attrs.get("source_path")
+    if not src or src == "-":
+        src = str(ds_or_path) if isinstance(ds_or_path, (str, os.PathLike)) else "in-memory recording"
+    es = early_stopping
+    es_txt = "off" if es is False else json.dumps({k: getattr(es, k) for k in
+                                                    ("patience", "window", "rel_tol", "abs_tol", "min_steps")})
+    fs = ds.attrs.get("fs")
+    attrs = {
+        "title": "mGPLVM fit (neurolatent)",
+        "Conventions": "CF-1.8",
+        "source": f"neurolatent {__version__}: neurolatent.fit_pipeline.fit_recording",
+        "history": f"{now}: {history or 'neurolatent.fit_pipeline.fit_recording'}",
+        "date_created": now,
+        "neurolatent_version": str(__version__),
+        "source_path": str(src),
+        "recording_source": str(ds.attrs.get("source", "?")),
+        "fs": float(fs) if fs is not None else float("nan"),
+        "fs_origin": str(ds.attrs.get("fs_origin", "")),
+        "manifolds": json.dumps([s if isinstance(s, str) else s.name for s in specs]),
+        "early_stopping": es_txt,
+        "stop_step": json.dumps({k: v["stop_step"] for k, v in stops.items()}),
+        "converged": json.dumps({k: v["converged"] for k, v in stops.items()}),
+        "all_converged": int(all(v["converged"] for v in stops.values())),
+    }
+    for k, v in options.items():
+        if v is None:
+            v = "none"
+        elif isinstance(v, bool):
+            v = int(v)
+        elif not isinstance(v, (int, float, str)):
+            v = str(v)
+        attrs[k] = v
+    attrs.update(cv_attrs)
+    return attrs

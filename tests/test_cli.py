@@ -36,7 +36,8 @@ def test_info_suite2p_warns_placeholder_fs(suite2p_plane0, capsys):
     captured = capsys.readouterr()
     assert "suite2p" in captured.out
     assert "23" in captured.out and "864" in captured.out  # 23 ROIs x 864 frames
-    assert "fs=" in captured.err  # the placeholder-fs warning says how to pass the frame rate
+    assert "--fs" in captured.err  # the placeholder-fs note says how to pass the frame rate
+    assert "Warning" not in captured.err and "read.py" not in captured.err  # one line, not a raw Python warning
 
 
 def test_convert_roundtrip(suite2p_plane0, tmp_path):
@@ -85,7 +86,7 @@ def test_fit_two_manifolds_writes_cv_table(tmp_path):
     io.write_netcdf(make_ring_recording(n_neurons=12, n_time=200, seed=1), rec)
     out = tmp_path / "res"
     assert main(["fit", str(rec), "--manifold", "T1", "--manifold", "R1", "--out", str(out),
-                 "--max-steps", "300", "--quiet"]) == 0
+                 "--max-steps", "300", "--cv-steps", "100", "--quiet"]) == 0
     import xarray as xr
 
     assert (out / "fit.nc").exists()

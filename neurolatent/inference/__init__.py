@@ -2,6 +2,6 @@
 early stopping."""
 from __future__ import annotations
 
-from .loop import Checkpoint, EarlyStopping, FitState, History, run_optimisation
+from .loop import Checkpoint, EarlyStopping, FitInterrupted, FitState, History, run_optimisation
 
-__all__ = ["Checkpoint", "EarlyStopping", "FitState", "History", "run_optimisation"]
+__all__ = ["Checkpoint", "EarlyStopping", "FitInterrupted", "FitState", "History", "run_optimisation"]

@@ -1,6 +1,8 @@
 """A short human-readable summary of a recording Dataset (used by ``neurolatent info``)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import xarray as xr
 
@@ -9,6 +11,10 @@ __all__ = ["summarize"]
 
 def summarize(ds: xr.Dataset) -> str:
     """Multi-line summary: source, sizes, duration, frame rate, neurons kept, data variables.
+
+    A ``fit.nc`` written by :func:`neurolatent.fit_pipeline.fit_recording` also gets its fit
+    options and whether each fit converged; any variable with NaN or inf values gets a
+    ``warning:`` line (frames are counted along ``time``).
 
     Parameters
     ----------
@@ -56,4 +62,47 @@ def summarize(ds: xr.Dataset) -> str:
         lines.append(f"neurons:      {txt}")
     vars_txt = ", ".join(f"{k} ({', '.join(map(str, v.dims))}) {v.dtype}" for k, v in ds.data_vars.items())
     lines.append(f"data vars:    {vars_txt or '-'}")
+    if "neurolatent_version" in a and "manifolds" in a:
+        lines += _fit_lines(a)
+    lines += _nonfinite_lines(ds)
     return "\n".join(lines)
+
+
+def _fit_lines(a: dict) -> list[str]:
+    """What a ``fit.nc`` records about its fit (attributes written by ``fit_recording``)."""
+    def load(key):
+        try:
+            return json.loads(a.get(key, "{}"))
+        except (TypeError, ValueError):
+            return {}
+
+    manifolds = load("manifolds") or []
+    steps, conv = load("stop_step"), load("converged")
+    per = [f"{m}: {steps.get(m, '?')} steps, {'converged' if conv.get(m) else 'NOT converged'}" for m in steps]
+    lines = [f"fit:          {', '.join(manifolds)} ({a.get('likelihood', '?')} likelihood), neurolatent "
+             f"{a.get('neurolatent_version', '?')}, {a.get('date_created', '?')}",
+             f"fit steps:    {'; '.join(per) or '?'} (max_steps {a.get('max_steps', '?')}, early stopping "
+             f"{a.get('early_stopping', '?')})"]
+    if "cv_folds" in a:
+        lines.append(f"cross-val:    {a['cv_folds']} folds, at most {a.get('cv_max_steps', '?')} steps per fold")
+    return lines
+
+
+def _nonfinite_lines(ds: xr.Dataset) -> list[str]:
+    out = []
+    for k, v in ds.data_vars.items():
+        if not np.issubdtype(v.dtype, np.number):
+            continue
+        bad = ~np.isfinite(np.asarray(v.values))
+        if not bad.any():
+            continue
+        if "time" in v.dims and v.ndim > 1:
+            per_frame = bad.any(axis=tuple(i for i, d in enumerate(v.dims) if d != "time"))
+            what = f"{int(per_frame.sum())} of {per_frame.size} frames"
+        elif "time" in v.dims:
+            what = f"{int(bad.sum())} of {bad.size} frames"
+        else:
+            what = f"{int(bad.sum())} of {bad.size} values"
+        out.append(f"warning:      {k} has NaN or inf values in {what}; mask or interpolate them "
+                   "(e.g. ds.interpolate_na('time')) before fitting")
+    return out

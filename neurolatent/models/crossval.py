@@ -9,10 +9,14 @@ data sets of different sizes compare directly.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
+from ..inference import EarlyStopping
 from ._data import as_recording_matrix
 from .mgplvm import MGPLVM
 
@@ -42,13 +46,27 @@ def cv_splits(n_time: int, n_neurons: int, folds: int, seed) -> list[tuple[np.nd
     return out
 
 
-def _run_fold(arr, time, spec, train, test, half, likelihood, seed, model_kwargs, fit_kwargs, score_kwargs):
+def _fresh(early_stopping):
+    """A new criterion per fit (an :class:`EarlyStopping` keeps state), or ``False`` (off)."""
+    if early_stopping is True:
+        return EarlyStopping()
+    if isinstance(early_stopping, EarlyStopping):
+        return dataclasses.replace(early_stopping)
+    if early_stopping is None or early_stopping is False:
+        return False
+    raise TypeError(f"early_stopping must be True, False or an EarlyStopping, got {type(early_stopping).__name__}")
+
+
+def _run_fold(arr, time, spec, train, test, half, likelihood, seed, model_kwargs, fit_kwargs, score_kwargs,
+              callback=None):
     """Fit one manifold on one fold and score it; a plain function so Dask can ship it."""
     import torch
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     Ytr = xr.DataArray(arr[train], dims=("time", "neuron"), coords={"time": time[train]})
-    model = MGPLVM(spec, likelihood=likelihood, seed=seed, **model_kwargs).fit(Ytr, progress=False, **fit_kwargs)
+    fit_kwargs = {**fit_kwargs, "early_stopping": _fresh(fit_kwargs.get("early_stopping", False))}
+    model = MGPLVM(spec, likelihood=likelihood, seed=seed, **model_kwargs).fit(Ytr, progress=False, callback=callback,
+                                                                               **fit_kwargs)
     Yte = arr[test]
     other = np.setdiff1d(np.arange(arr.shape[1]), half)
     ll = mse = 0.0
@@ -59,12 +77,41 @@ def _run_fold(arr, time, spec, train, test, half, likelihood, seed, model_kwargs
         mse += m * out.size * len(test)
         n_entries += out.size * len(test)
     return {"log_likelihood": ll / n_entries, "mse": mse / n_entries,
-            "elbo": float(np.mean(model.history.elbo[-10:])) / len(train)}
+            "elbo": float(np.mean(model.history.elbo[-10:])) / len(train), "steps": len(model.history.elbo)}
 
 
-def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gaussian", max_steps: int = 1000,
+class _StepBar:
+    """One tqdm bar over every optimisation step of every (manifold, fold) fit.
+
+    Its total is the budget (fits x ``max_steps``); a fit that stops early hands its unused
+    steps over at its end, so the bar always reaches 100 %. It stays on screen (``leave=True``).
+    """
+
+    def __init__(self, n_fits: int, max_steps: int, progress: bool):
+        self.max_steps = int(max_steps)
+        self.bar = tqdm(total=n_fits * self.max_steps, desc="cross-validation", unit="step", disable=not progress,
+                        leave=True)
+        self.done_in_fit = 0
+
+    def start(self, label: str) -> None:
+        self.done_in_fit = 0
+        self.bar.set_postfix_str(label, refresh=False)
+
+    def __call__(self, state) -> None:  # the fit's callback: one call per step
+        self.done_in_fit += 1
+        self.bar.update(1)
+
+    def finish(self, steps: int | None = None) -> None:
+        used = self.done_in_fit if steps is None else int(steps)
+        self.bar.update(max(self.max_steps - min(used, self.max_steps), 0) + max(used - self.done_in_fit, 0))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gaussian", max_steps: int = 500,
                       lr: float = 0.02, client=None, progress: bool = True, model_kwargs=None, fit_kwargs=None,
-                      infer_steps: int = 300, n_samples: int = 64) -> xr.Dataset:
+                      infer_steps: int = 300, n_samples: int = 64, early_stopping=True) -> xr.Dataset:
     """Cross-validated held-out log-likelihood and MSE of mGPLVMs on several manifolds.
 
     Parameters
@@ -77,22 +124,34 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
     seed : int
         Seeds the splits and the fits (fold k uses ``seed + k``).
     likelihood : str
-    max_steps, lr : passed to :meth:`MGPLVM.fit`.
+    max_steps : int
+        Upper bound on the steps of each fold's fit (500: with early stopping most folds stop
+        before; see ``early_stopping``).
+    lr : float
+        Adam learning rate of :meth:`MGPLVM.fit`.
     client : dask.distributed.Client, optional
-        Run the (manifold, fold) fits with ``client.submit``; sequential when None.
+        Run the (manifold, fold) fits in parallel with ``client.submit``, e.g.
+        ``Client(LocalCluster(n_workers=3, threads_per_worker=1))`` (``pip install
+        "dask[distributed]"``); sequential when None.
     progress : bool
-        A tqdm bar over the fits.
+        A tqdm bar that stays on screen: it moves with every optimisation step when sequential,
+        and with every finished fit on a Dask client.
     model_kwargs, fit_kwargs : dict, optional
         Extra arguments of :class:`MGPLVM` and :meth:`MGPLVM.fit`.
     infer_steps, n_samples : int
-        Steps of the test-latent inference and latent samples of the score.
+        Steps of the test-latent inference (tuning frozen, so few are needed) and latent
+        samples of the score.
+    early_stopping : bool or EarlyStopping
+        Stop each fold's fit once its ELBO plateaus (``True``: the
+        :class:`~neurolatent.inference.EarlyStopping` defaults); ``False`` runs ``max_steps``.
 
     Returns
     -------
     xarray.Dataset
         ``log_likelihood`` (manifold, fold): mean held-out log predictive density per scored
         entry (nats; higher is better); ``mse`` (manifold, fold); ``elbo`` (manifold, fold):
-        final training ELBO per time bin.
+        final training ELBO per time bin. ``attrs["steps_per_fit"]`` (JSON, manifold x fold) says
+        where each fit stopped.
 
     Notes
     -----
@@ -127,21 +186,29 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
     get_likelihood(likelihood, arr.shape[1]).validate(arr, "Y")
     splits = cv_splits(arr.shape[0], arr.shape[1], folds, seed)
     model_kwargs = dict(model_kwargs or {})
-    fit_kwargs = {"max_steps": max_steps, "lr": lr, **(fit_kwargs or {})}
+    fit_kwargs = {"max_steps": max_steps, "lr": lr, "early_stopping": _fresh(early_stopping), **(fit_kwargs or {})}
     score_kwargs = {"max_steps": infer_steps, "n_samples": n_samples}
     jobs = [(i, k, spec, tr, te, half) for i, spec in enumerate(manifolds) for k, (tr, te, half) in enumerate(splits)]
     results = {}
-    if client is not None:
-        futures = {(i, k): client.submit(_run_fold, arr, time, spec, tr, te, half, likelihood, int(seed) + k,
-                                         model_kwargs, fit_kwargs, score_kwargs, pure=False)
-                   for i, k, spec, tr, te, half in jobs}
-        keys = list(futures)
-        for key, res in zip(keys, client.gather([futures[k] for k in keys])):
-            results[key] = res
-    else:
-        for i, k, spec, tr, te, half in tqdm(jobs, desc="cross-validation", disable=not progress, leave=False):
-            results[(i, k)] = _run_fold(arr, time, spec, tr, te, half, likelihood, int(seed) + k,
-                                        model_kwargs, fit_kwargs, score_kwargs)
+    bar = _StepBar(len(jobs), fit_kwargs["max_steps"], progress)
+    try:
+        if client is not None:
+            from distributed import as_completed
+
+            futures = {client.submit(_run_fold, arr, time, spec, tr, te, half, likelihood, int(seed) + k,
+                                     model_kwargs, fit_kwargs, score_kwargs, pure=False): (i, k)
+                       for i, k, spec, tr, te, half in jobs}
+            for fut in as_completed(list(futures)):
+                results[futures[fut]] = fut.result()
+                bar.finish(0)  # the workers' steps are not seen one by one: the fit's budget at once
+        else:
+            for i, k, spec, tr, te, half in jobs:
+                bar.start(f"{names[i]} fold {k + 1}/{len(splits)}")
+                results[(i, k)] = _run_fold(arr, time, spec, tr, te, half, likelihood, int(seed) + k,
+                                            model_kwargs, fit_kwargs, score_kwargs, callback=bar)
+                bar.finish()
+    finally:
+        bar.close()
     shape = (len(manifolds), len(splits))
     data = {v: np.array([[results[(i, k)][v] for k in range(shape[1])] for i in range(shape[0])])
             for v in ("log_likelihood", "mse", "elbo")}
@@ -150,6 +217,9 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
         coords={"manifold": names, "fold": np.arange(shape[1])},
         attrs={"likelihood": str(likelihood), "folds": int(folds), "seed": int(seed), "n_time": int(arr.shape[0]),
                "n_neurons": int(arr.shape[1]), "max_steps": int(fit_kwargs["max_steps"]),
+               "infer_steps": int(infer_steps), "early_stopping": int(fit_kwargs["early_stopping"] is not False),
+               "steps_per_fit": json.dumps([[int(results[(i, k)]["steps"]) for k in range(len(splits))]
+                                            for i in range(len(manifolds))]),
                "method": "fit on all neurons at train bins; infer test latents from half the neurons with tuning "
                          "frozen, score the other half (and swap); mean log predictive density per entry"},
     )

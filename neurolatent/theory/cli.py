@@ -1,7 +1,9 @@
-"""``neurolatent theory dmft|spectrum|phase-diagram|lyapunov`` subcommands (argparse).
+"""``neurolatent theory dmft|spectrum|phase-diagram|lyapunov``: the command handlers.
 
-The top-level CLI calls :func:`add_theory_parser` with its ``subparsers`` object; every
-subcommand sets ``func`` to a handler taking the parsed ``args``.
+The parser (per-model parameter tables with help and defaults, and their validation) lives in
+the light ``neurolatent_cli.theory`` so that ``--help`` imports no torch; :func:`add_theory_parser`
+registers it with these handlers as ``func`` (for programs that build their own parser).
+A parameter the chosen ``--model`` does not take, or a missing required one, is a one-line error.
 
 Examples (shell)::
 
@@ -13,35 +15,34 @@ Examples (shell)::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 
 import numpy as np
 
-from .models import _NAMES
+from neurolatent_cli.theory import add_theory_parser as _add_parser
+from neurolatent_cli.theory import model_params
 
-__all__ = ["add_theory_parser"]
-
-_PARAMS = sorted({f.name for cls in set(_NAMES.values()) for f in dataclasses.fields(cls)})
+__all__ = ["add_theory_parser", "HANDLERS"]
 
 
-def _model_args(p):
-    p.add_argument("--model", default="gated", choices=sorted(_NAMES), help="model family")
-    for name in _PARAMS:
-        p.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
-                       help=f"model parameter {name} (a number; for phase-diagram also start:stop:num)")
+def _save_plot(ax, path) -> None:
+    """Write a figure atomically (format from the file name's suffix, PNG by default)."""
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from .._utils import atomic_path
+
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    with atomic_path(path, suffix=f".{fmt}") as tmp:
+        ax.figure.savefig(tmp, format=fmt, dpi=110)
+    plt.close(ax.figure)
 
 
 def _build(args, override=None):
     from .models import model_from_name
 
-    cls = _NAMES[args.model]
-    valid = {f.name for f in dataclasses.fields(cls)}
-    params = {}
-    for name in valid:
-        v = getattr(args, name, None)
-        if v is not None:
-            params[name] = v if name in ("gate_bias", "update") else float(v)
+    params = model_params(args)
     params.update(override or {})
     return model_from_name(args.model, **params)
 
@@ -59,7 +60,7 @@ def _cmd_dmft(args):
             res.to_dataset().to_netcdf(tmp, engine="h5netcdf")
     if args.plot:
         from ..plotting.theory import plot_autocorrelation
-        plot_autocorrelation(res).figure.savefig(args.plot)
+        _save_plot(plot_autocorrelation(res), args.plot)
     return 0
 
 
@@ -76,7 +77,7 @@ def _cmd_spectrum(args):
                       "fraction_inside": float(np.mean(pred.contains(ev)))}, indent=2))
     if args.plot:
         from ..plotting.theory import plot_spectrum
-        plot_spectrum(pred, ev).figure.savefig(args.plot)
+        _save_plot(plot_spectrum(pred, ev), args.plot)
     return 0
 
 
@@ -84,16 +85,13 @@ def _cmd_phase(args):
     from .phase_diagram import phase_diagram
 
     grid, fixed = {}, {}
-    for name in _PARAMS:
-        v = getattr(args, name, None)
-        if v is None or name in ("gate_bias", "update"):
-            continue
-        if ":" in str(v):
+    for name, v in model_params(args, grid=True).items():
+        if isinstance(v, str) and ":" in v:
             grid[name] = v
         else:
-            fixed[name] = float(v)
+            fixed[name] = v
     if not grid:
-        raise SystemExit("phase-diagram needs at least one grid parameter such as --g-h 1:3:41")
+        raise ValueError("phase-diagram needs at least one grid parameter such as --g-h 1:3:41")
     client = None
     if args.dask_workers:
         from distributed import Client, LocalCluster
@@ -108,7 +106,7 @@ def _cmd_phase(args):
             ds.to_netcdf(tmp, engine="h5netcdf")
     if args.plot:
         from ..plotting.theory import plot_phase_diagram
-        plot_phase_diagram(ds).figure.savefig(args.plot)
+        _save_plot(plot_phase_diagram(ds), args.plot)
     print(ds)
     return 0
 
@@ -131,42 +129,17 @@ def _cmd_lyapunov(args):
     print(json.dumps({"exponents": res.mean.tolist(), "mean_trace": res.mean_trace.tolist()}, indent=2))
     if args.plot:
         from ..plotting.theory import plot_lyapunov_spectrum
-        plot_lyapunov_spectrum(res).figure.savefig(args.plot)
+        _save_plot(plot_lyapunov_spectrum(res), args.plot)
     return 0
 
 
+#: ``{subcommand: handler(args) -> exit status}``.
+HANDLERS = {"dmft": _cmd_dmft, "spectrum": _cmd_spectrum, "phase-diagram": _cmd_phase, "lyapunov": _cmd_lyapunov}
+
+
 def add_theory_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``theory`` with its four subcommands on an argparse ``subparsers`` object."""
-    theory = subparsers.add_parser("theory", help="gated-RNN mean-field theory, spectra, Lyapunov, phase diagrams")
-    sub = theory.add_subparsers(dest="theory_command", required=True)
-    p = sub.add_parser("dmft", help="solve the stationary DMFT")
-    _model_args(p)
-    p.add_argument("--out", help="write the correlations as netCDF")
-    p.add_argument("--plot", help="save an autocorrelation figure")
-    p.add_argument("--allow-unconverged", action="store_true", help="print an unconverged result instead of failing")
-    p.set_defaults(func=_cmd_dmft)
-    p = sub.add_parser("spectrum", help="predicted vs empirical Jacobian spectrum")
-    _model_args(p)
-    p.add_argument("--N", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--state", default="attractor", choices=["attractor", "zero"])
-    p.add_argument("--plot")
-    p.set_defaults(func=_cmd_spectrum)
-    p = sub.add_parser("phase-diagram", help="quantities over a parameter grid (start:stop:num)")
-    _model_args(p)
-    p.add_argument("--quantities", default="zero_fp_stable,n_static")
-    p.add_argument("--out")
-    p.add_argument("--plot")
-    p.add_argument("--cache-dir")
-    p.add_argument("--dask-workers", type=int, default=0, help="run on a local Dask cluster with this many workers")
-    p.set_defaults(func=_cmd_phase)
-    p = sub.add_parser("lyapunov", help="Lyapunov spectrum of simulated networks (QR)")
-    _model_args(p)
-    p.add_argument("--N", type=int, default=200)
-    p.add_argument("--T", type=float, default=100.0)
-    p.add_argument("--k", type=int, default=None)
-    p.add_argument("--dt", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--plot")
-    p.set_defaults(func=_cmd_lyapunov)
-    return theory
+    """Register ``theory`` with its four subcommands on an argparse ``subparsers`` object.
+
+    Each subcommand's ``func`` default is its handler: ``args.func(args)`` runs it.
+    """
+    return _add_parser(subparsers, handlers=HANDLERS)
