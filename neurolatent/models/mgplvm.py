@@ -25,7 +25,8 @@ is estimated with reparameterised Monte-Carlo samples of :math:`g` (``n_mc`` per
 closed-form or Gauss-Hermite expectations over :math:`f`, and the wrapped density of the
 Lie-group family (sum over exp-map preimages with the exp-map Jacobian), so it is a real lower
 bound on :math:`\\log p(Y)`. With ``batch_size`` the data and latent terms are estimated on a
-random subset of time bins and scaled by :math:`T/B` (unbiased).
+random subset of time bins and scaled by :math:`T/B` (unbiased), and only the latents of those
+bins are updated (lazy row-sparse Adam, :class:`~neurolatent.inference.row_adam.RowSparseAdam`).
 
 This is the uncollapsed (SVGP) bound for every likelihood; it is what the reference
 implementation uses too, and unlike the collapsed Titsias bound it factorises over time, so
