@@ -305,8 +305,10 @@ def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, *, 
         ref, ref_name = _reference(ds, lat, model.manifold)
         fig = plot_latents(lat, reference=ref, reference_label=f"{ref_name} (aligned)")
         paths[f"latents_{name}"] = _save_fig(fig, out_dir / f"latents_{name}.png")
-        paths[f"tuning_{name}"] = _save_fig(plot_tuning_curves(tc), out_dir / f"tuning_{name}.png")
-        paths[f"elbo_{name}"] = _save_fig(plot_elbo(model.elbo_history), out_dir / f"elbo_{name}.png")
+        paths[f"tuning_{name}"] = _save_fig(plot_tuning_curves(tc, units=y_units), out_dir / f"tuning_{name}.png")
+        stopped = stop["stop_step"] if stop["stop_reason"] == "early_stopping" else None
+        paths[f"elbo_{name}"] = _save_fig(plot_elbo(model.elbo_history, stopped_at=stopped, max_steps=max_steps),
+                                          out_dir / f"elbo_{name}.png")
     cv_attrs = {}
     if len(specs) > 1:
         cv_kw = {} if cv_steps is None else {"max_steps": int(cv_steps), "infer_steps": int(cv_steps)}

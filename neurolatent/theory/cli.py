@@ -77,7 +77,7 @@ def _cmd_spectrum(args):
                       "fraction_inside": float(np.mean(pred.contains(ev)))}, indent=2))
     if args.plot:
         from ..plotting.theory import plot_spectrum
-        _save_plot(plot_spectrum(pred, ev), args.plot)
+        _save_plot(plot_spectrum(pred, ev, model=model), args.plot)
     return 0
 
 
@@ -106,7 +106,9 @@ def _cmd_phase(args):
             ds.to_netcdf(tmp, engine="h5netcdf")
     if args.plot:
         from ..plotting.theory import plot_phase_diagram
-        _save_plot(plot_phase_diagram(ds), args.plot)
+        # a model at the grid's first point: its non-grid parameters name the figure
+        first = factory(**{k: float(ds[k].values[0]) for k in grid})
+        _save_plot(plot_phase_diagram(ds, model=first), args.plot)
     print(ds)
     return 0
 
@@ -125,11 +127,12 @@ class _Factory:
 def _cmd_lyapunov(args):
     from .lyapunov import lyapunov_spectrum
 
-    res = lyapunov_spectrum(_build(args), args.N, args.T, k=args.k, dt=args.dt, seeds=args.seed)
+    model = _build(args)
+    res = lyapunov_spectrum(model, args.N, args.T, k=args.k, dt=args.dt, seeds=args.seed)
     print(json.dumps({"exponents": res.mean.tolist(), "mean_trace": res.mean_trace.tolist()}, indent=2))
     if args.plot:
         from ..plotting.theory import plot_lyapunov_spectrum
-        _save_plot(plot_lyapunov_spectrum(res), args.plot)
+        _save_plot(plot_lyapunov_spectrum(res, model=model), args.plot)
     return 0
 
 
