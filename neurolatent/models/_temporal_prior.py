@@ -66,7 +66,7 @@ __all__ = ["TemporalGPPrior"]
 
 _TWO_PI = 2 * math.pi
 _SMALL_STEP = 2.5  # wrapped-normal std below which the image sum is used, above it the Fourier series
-_N_IMAGES = 3  # |k| <= 3 images: the omitted mass lies beyond 6 pi = 7.5 std at std 2.5 (< 1e-13)
+_N_IMAGES = 3  # at most |k| <= 3 images: at std 2.5 the first omitted one lies 7 pi = 8.8 std away
 _N_FOURIER = 5  # n <= 5 harmonics: the first omitted term is exp(-36 * 2.5^2 / 2) ~ 1e-49
 
 
@@ -83,16 +83,23 @@ def wrapped_normal_log_prob(delta: torch.Tensor, var: torch.Tensor) -> torch.Ten
     delta, s2 = torch.broadcast_tensors(delta, var)
     small = s2 < _SMALL_STEP ** 2
     d = torch.remainder(delta + math.pi, _TWO_PI) - math.pi
-    # each branch is evaluated at a variance clamped into its own range, so neither makes inf/nan
-    s2_img = torch.where(small, s2, torch.full_like(s2, _SMALL_STEP ** 2))
-    k = torch.arange(-_N_IMAGES, _N_IMAGES + 1, dtype=d.dtype, device=d.device)
-    v = d.unsqueeze(-1) + _TWO_PI * k
-    img = torch.logsumexp(-0.5 * v * v / s2_img.unsqueeze(-1), -1) - 0.5 * torch.log(_TWO_PI * s2_img)
-    s2_four = torch.where(small, torch.full_like(s2, _SMALL_STEP ** 2), s2)
+    all_small, none_small = bool(small.all()), not bool(small.any())  # usually one branch suffices
+    if not none_small:
+        # each branch is evaluated at a variance clamped into its own range, so neither makes inf/nan
+        s2_img = s2 if all_small else torch.where(small, s2, torch.full_like(s2, _SMALL_STEP ** 2))
+        # images |k| <= k_max: the first omitted one lies >= (2 k_max + 1) pi >= 8 std away (< 1e-14)
+        s_max = math.sqrt(float(s2_img.detach().max()))
+        k_max = max(1, min(_N_IMAGES, math.ceil((8 * s_max / math.pi - 1) / 2)))
+        k = torch.arange(-k_max, k_max + 1, dtype=d.dtype, device=d.device)
+        v = d.unsqueeze(-1) + _TWO_PI * k
+        img = torch.logsumexp(-0.5 * v * v / s2_img.unsqueeze(-1), -1) - 0.5 * torch.log(_TWO_PI * s2_img)
+        if all_small:
+            return img
+    s2_four = s2 if none_small else torch.where(small, torch.full_like(s2, _SMALL_STEP ** 2), s2)
     n = torch.arange(1, _N_FOURIER + 1, dtype=d.dtype, device=d.device)
     series = (torch.exp(-0.5 * n * n * s2_four.unsqueeze(-1)) * torch.cos(n * d.unsqueeze(-1))).sum(-1)
     four = torch.log1p(2 * series) - math.log(_TWO_PI)
-    return torch.where(small, img, four)
+    return four if none_small else torch.where(small, img, four)
 
 
 class TemporalGPPrior(torch.nn.Module):
@@ -182,6 +189,10 @@ class TemporalGPPrior(torch.nn.Module):
     def variance(self) -> torch.Tensor:
         """OU variances of the Euclidean coordinates ``(n_euclid,)``."""
         return torch.exp(self.raw_log_variance)
+
+    def support_rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """The previous time bins ``idx - 1`` (clamped at 0), which the terms at ``idx`` involve."""
+        return (idx - 1).clamp_min(0)
 
     def at_times(self, time: torch.Tensor) -> "TemporalGPPrior":
         """The same process (shared parameters) at other time stamps, e.g. held-out bins.

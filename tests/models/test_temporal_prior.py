@@ -64,6 +64,17 @@ def test_wrapped_normal_matches_image_sum(var):
     np.testing.assert_allclose(got, ref, rtol=1e-11, atol=1e-12)  # both branches exact in float64
 
 
+def test_wrapped_normal_mixed_branches_values_and_gradients():
+    d = torch.linspace(-9.0, 9.0, 8, dtype=F64)[:, None]
+    var = torch.tensor([0.01, 0.8, 6.0, 6.5, 30.0], dtype=F64).requires_grad_(True)  # both sides of 2.5^2
+    got = wrapped_normal_log_prob(d, var)
+    ref = logsumexp([norm.logpdf(d.numpy() + 2 * np.pi * k, scale=np.sqrt(var.detach().numpy()))
+                     for k in range(-60, 61)], axis=0)
+    np.testing.assert_allclose(got.detach().numpy(), ref, rtol=1e-11, atol=1e-12)
+    # central differences in float64 (eps 1e-6): error ~1e-9
+    assert torch.autograd.gradcheck(lambda v: wrapped_normal_log_prob(d, v), (var,), eps=1e-6, atol=1e-6)
+
+
 def test_circle_path_density_matches_scipy(rng):
     t = irregular_times(6, rng)
     tau = 3.0
