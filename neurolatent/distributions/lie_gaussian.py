@@ -87,6 +87,36 @@ class ReparameterisedLieGaussian(TorchDistribution):
         self.n_windings = m.default_n_windings if n_windings is None else n_windings
         super().__init__(batch_shape, torch.Size([m.ambient_dim]), validate_args=validate_args)
 
+    @classmethod
+    def from_ambient_scale(cls, manifold: str | Manifold, loc: torch.Tensor, ambient_scale_tril: torch.Tensor,
+                           n_windings: int | None = None,
+                           validate_args: bool | None = None) -> "ReparameterisedLieGaussian":
+        r"""The family with a tangent covariance given in ambient coordinates, independent of any frame.
+
+        An ambient covariance :math:`\Sigma = A A^\top` (``(..., ambient_dim, ambient_dim)``)
+        defines on the tangent space at :math:`\mu` the Gaussian of :math:`P_\mu A\varepsilon`
+        (:math:`P_\mu` the orthogonal projection onto the tangent plane), whose covariance in the
+        frame :math:`B(\mu)` of :meth:`Manifold.tangent_basis` is :math:`B \Sigma B^\top`. The
+        density of :math:`g` depends on the frame only through :math:`B^\top B = P_\mu`, so it is
+        continuous in :math:`\mu` even where the frame is not (the point :math:`-e_0` of
+        :math:`S^d`, :math:`d \ne 1, 3`, where no continuous frame exists). Returns the usual
+        family with ``scale_tril = chol(B A A^T B^T)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> loc = torch.tensor([-1.0, 0.0, 0.0], dtype=torch.float64)
+        >>> A = torch.diag(torch.tensor([0.3, 0.2, 0.5], dtype=torch.float64))
+        >>> q = ReparameterisedLieGaussian.from_ambient_scale("S2", loc, A)
+        >>> q.scale_tril.shape
+        torch.Size([2, 2])
+        """
+        m = get_manifold(manifold)
+        B = m.tangent_basis(m.projection(loc))  # (..., dim, amb)
+        BA = B @ ambient_scale_tril
+        cov = BA @ BA.transpose(-1, -2)
+        return cls(m, loc, torch.linalg.cholesky(cov), n_windings=n_windings, validate_args=validate_args)
+
     @constraints.dependent_property(is_discrete=False, event_dim=1)
     def support(self):
         return OnManifold(self.manifold)

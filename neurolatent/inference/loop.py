@@ -6,6 +6,7 @@ differentiable quantity to MAXIMISE (it may differ from the ELBO during a burn-i
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -119,16 +120,39 @@ class EarlyStopping:
         return n >= self.min_steps and self._since >= self.patience
 
 
-def _save_checkpoint(ckpt: Checkpoint, module, optimiser, history: History, step: int, extra: dict) -> None:
+def _save_checkpoint(ckpt: Checkpoint, module, optimiser, history: History, step: int, extra: dict,
+                     early_stopping=None, generators: dict | None = None) -> None:
     payload = {
         "model": module.state_dict(),
         "optimiser": optimiser.state_dict(),
         "history": history.as_dict(),
         "step": int(step),
         "extra": extra,
+        # what a bit-identical resume needs besides the parameters: random streams, plateau detector
+        "generators": {k: g.get_state() for k, g in (generators or {}).items()},
+        "early_stopping": _stopper_state(early_stopping),
     }
     with atomic_path(ckpt.path) as tmp:
         torch.save(payload, tmp)
+
+
+def _stopper_state(early_stopping) -> str:
+    """The early-stopping object's attributes as JSON (numbers, bools, lists of them); "" if none."""
+    if early_stopping is None:
+        return ""
+    state = {k: v for k, v in vars(early_stopping).items() if isinstance(v, (int, float, bool, list, tuple))}
+    return json.dumps(state)
+
+
+def _restore_checkpoint(state: dict, early_stopping=None, generators: dict | None = None) -> None:
+    """Set the generators' states and the early-stopping attributes saved by :func:`_save_checkpoint`."""
+    for k, g in (generators or {}).items():
+        if k in state.get("generators", {}):
+            g.set_state(state["generators"][k])
+    saved = state.get("early_stopping", "")
+    if early_stopping is not None and saved:
+        for k, v in json.loads(saved).items():
+            setattr(early_stopping, k, v)
 
 
 def run_optimisation(
@@ -147,6 +171,8 @@ def run_optimisation(
     post_step: Callable[[], None] | None = None,
     extra_state: dict | None = None,
     desc: str = "fit",
+    optimiser: torch.optim.Optimizer | None = None,
+    generators: dict[str, torch.Generator] | None = None,
 ) -> History:
     """Maximise ``step_fn(step)[0]`` with Adam over ``params``.
 
@@ -176,6 +202,12 @@ def run_optimisation(
         Run after each optimiser step under ``torch.no_grad`` (e.g. projections onto a manifold).
     extra_state : dict, optional
         Small JSON-like dict stored in checkpoints.
+    optimiser : torch.optim.Optimizer, optional
+        Used instead of ``Adam(params, lr)`` (``params`` and ``lr`` are then ignored), e.g. a
+        :class:`~neurolatent.inference.row_adam.RowSparseAdam` for per-time parameters.
+    generators : dict of torch.Generator, optional
+        The random streams ``step_fn`` draws from; their states go into checkpoints (with the
+        early-stopping state) and are restored on resume, so a resumed fit is bit-identical.
 
     Returns
     -------
@@ -185,7 +217,7 @@ def run_optimisation(
         raise ValueError(f"max_steps must be >= 0, got {max_steps!r}")
     history = history if history is not None else History()
     ckpt = Checkpoint.coerce(checkpoint)
-    optimiser = torch.optim.Adam(params, lr=lr)
+    optimiser = torch.optim.Adam(params, lr=lr) if optimiser is None else optimiser
     start = 0
     if ckpt is not None and ckpt.path.exists():
         state = torch.load(ckpt.path, weights_only=True, map_location="cpu")
@@ -194,6 +226,7 @@ def run_optimisation(
         resumed = History.from_dict(state["history"])
         history.step[:], history.elbo[:], history.seconds[:] = resumed.step, resumed.elbo, resumed.seconds
         start = int(state["step"])
+        _restore_checkpoint(state, early_stopping, generators)
     t0 = time.perf_counter() - (history.seconds[-1] if history.seconds else 0.0)
     bar = tqdm(total=int(max_steps), initial=start, desc=desc, disable=not progress, leave=False)
     step = start
@@ -215,18 +248,18 @@ def run_optimisation(
             bar.update(1)
             if progress:
                 bar.set_postfix(elbo=f"{elbo:.4g}")
+            # the plateau detector is updated before a checkpoint is written, so the file holds its
+            # state after this step (a resumed fit then makes the same decisions)
+            stop = early_stopping is not None and bool(early_stopping(history))
             if ckpt is not None and step % int(ckpt.every) == 0:
-                _save_checkpoint(ckpt, module, optimiser, history, step, extra_state or {})
-            stop = False
+                _save_checkpoint(ckpt, module, optimiser, history, step, extra_state or {}, early_stopping, generators)
             if callback is not None:
                 st = FitState(step=step, elbo=float(elbo), model=model if model is not None else module, history=history)
-                stop = bool(callback(st)) or st.stop
-            if early_stopping is not None and early_stopping(history):
-                stop = True
+                stop = bool(callback(st)) or st.stop or stop
             if stop:
                 break
     finally:
         bar.close()
     if ckpt is not None and step > start:
-        _save_checkpoint(ckpt, module, optimiser, history, step, extra_state or {})
+        _save_checkpoint(ckpt, module, optimiser, history, step, extra_state or {}, early_stopping, generators)
     return history

@@ -63,6 +63,10 @@ class Manifold(abc.ABC):
         Whether a uniform (Haar) probability distribution exists (compact manifolds).
     default_n_windings : int
         Windings kept by :meth:`preimages` callers that pass ``None``.
+    continuous_frame : bool
+        Whether :meth:`tangent_basis` is continuous on the whole manifold. Where it is not
+        (:math:`S^d`, :math:`d \ne 1, 3`: no continuous frame exists), quantities in tangent
+        coordinates should be held in ambient coordinates and projected.
     """
 
     name: str
@@ -72,6 +76,7 @@ class Manifold(abc.ABC):
     coord_names: tuple[str, ...]
     has_uniform: bool = True
     default_n_windings: int = 0
+    continuous_frame: bool = True
 
     # ----------------------------------------------------------------- geometry
     @abc.abstractmethod

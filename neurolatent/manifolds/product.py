@@ -53,6 +53,7 @@ class Product(Manifold):
         self.ambient_dim = sum(p.ambient_dim for p in parts)
         self.is_group = all(p.is_group for p in parts)
         self.has_uniform = all(p.has_uniform for p in parts)
+        self.continuous_frame = all(p.continuous_frame for p in parts)
         self.default_n_windings = max(p.default_n_windings for p in parts)
         names = [n for p in parts for n in p.coord_names]
         if len(set(names)) < len(names):

@@ -64,6 +64,7 @@ class Sphere(Manifold):
         self.ambient_dim = self.dim + 1
         self.name = f"S{self.dim}"
         self.is_group = self.dim in (1, 3)
+        self.continuous_frame = self.is_group  # hairy-ball theorem: no continuous frame on other S^d
         self.coord_names = ("w", "x", "y", "z") if self.dim == 3 else tuple(f"x{i}" for i in range(self.ambient_dim))
 
     # ------------------------------------------------------------ geometry

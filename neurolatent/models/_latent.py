@@ -4,7 +4,7 @@
   :math:`q(g) = \\prod_t q_t(g_t)`, ``g_t = exp(v_t, mu_t)``, ``v_t ~ N(0, L_t L_t^T)``.
 * :class:`ReferencePrior` (``prior="uniform"``): Haar/uniform on compact factors,
   :math:`\\mathcal N(0, I)` on Euclidean factors (no uniform distribution exists there).
-* :class:`RandomWalkPrior` (``prior="gp"``): a first-order autoregressive ("ARP") prior
+* :class:`RandomWalkPrior` (``prior="random_walk"``): a first-order autoregressive ("ARP") prior
   using the time coordinate, :math:`g_0` from the reference prior and
   :math:`p(g_t\\mid g_{t-1}) = q_{\\mathrm{Lie}}(g_t;\\ \\mathrm{loc}=g_{t-1},\\
   \\mathrm{scale}=\\mathrm{diag}(\\sigma)\\sqrt{\\Delta t_t})` — a wrapped Gaussian on the
@@ -31,12 +31,21 @@ def _inv_softplus(x: torch.Tensor) -> torch.Tensor:
 
 
 class LatentPosterior(torch.nn.Module):
-    """Per-time Lie-group Gaussians: ``loc`` (T, ambient) on the manifold, ``scale_tril`` (T, d, d)."""
+    """Per-time Lie-group Gaussians: ``loc`` (T, ambient) on the manifold, ``scale_tril`` (T, d, d).
+
+    On manifolds whose tangent frame is continuous the Cholesky factor is held in that frame
+    (``raw_diag`` (T, d), ``raw_off`` (T, d, d)). Where no continuous frame exists
+    (``manifold.continuous_frame`` False, e.g. :math:`S^2`) it is an ambient factor
+    (``raw_diag`` (T, ambient), ``raw_off`` (T, ambient, ambient)) projected onto the tangent
+    plane at ``loc`` (:meth:`ReparameterisedLieGaussian.from_ambient_scale`), so q(g_t) is
+    continuous in its mean everywhere.
+    """
 
     def __init__(self, manifold, loc: torch.Tensor, init_scale: float):
         super().__init__()
         self.manifold = manifold
-        d = manifold.dim
+        self.ambient_scale = not manifold.continuous_frame
+        d = manifold.ambient_dim if self.ambient_scale else manifold.dim
         T = loc.shape[0]
         self.loc = torch.nn.Parameter(manifold.projection(loc.clone()))
         self.raw_diag = torch.nn.Parameter(
@@ -48,16 +57,24 @@ class LatentPosterior(torch.nn.Module):
     def n_time(self) -> int:
         return self.loc.shape[0]
 
-    def scale_tril(self, idx=None) -> torch.Tensor:
+    def _factor(self, idx=None) -> torch.Tensor:
+        """The parameterised lower-triangular factor (T, k, k), k = dim or ambient_dim."""
         raw_diag, raw_off = (self.raw_diag.detach(), self.raw_off.detach()) if self.freeze_scale else (
             self.raw_diag, self.raw_off)
         diag = F.softplus(raw_diag if idx is None else raw_diag[idx]) + 1e-5
         off = raw_off if idx is None else raw_off[idx]
         return torch.tril(off, -1) + torch.diag_embed(diag)
 
+    def scale_tril(self, idx=None) -> torch.Tensor:
+        """Cholesky factor of the tangent covariance in the frame at ``loc``, (T, d, d)."""
+        return self.distribution(idx).scale_tril
+
     def distribution(self, idx=None) -> ReparameterisedLieGaussian:
         loc = self.loc if idx is None else self.loc[idx]
-        return ReparameterisedLieGaussian(self.manifold, loc, self.scale_tril(idx), n_windings=N_WINDINGS,
+        if self.ambient_scale:
+            return ReparameterisedLieGaussian.from_ambient_scale(self.manifold, loc, self._factor(idx),
+                                                                 n_windings=N_WINDINGS, validate_args=False)
+        return ReparameterisedLieGaussian(self.manifold, loc, self._factor(idx), n_windings=N_WINDINGS,
                                           validate_args=False)
 
     def rsample(self, n: int, idx, generator: torch.Generator):
@@ -72,10 +89,13 @@ class LatentPosterior(torch.nn.Module):
         v = (L @ eps.unsqueeze(-1)).squeeze(-1)
         return self.manifold.exp(v, dist.loc), dist
 
-    def project_(self) -> None:
-        """Put ``loc`` back on the manifold after an optimiser step (in place, no grad)."""
+    def project_(self, idx=None) -> None:
+        """Put ``loc`` (its rows ``idx``; all when None) back on the manifold (in place, no grad)."""
         with torch.no_grad():
-            self.loc.copy_(self.manifold.projection(self.loc))
+            if idx is None:
+                self.loc.copy_(self.manifold.projection(self.loc))
+            else:
+                self.loc[idx] = self.manifold.projection(self.loc[idx])
 
 
 class ReferencePrior(torch.nn.Module):
@@ -95,6 +115,10 @@ class ReferencePrior(torch.nn.Module):
                 f"manifold {manifold.name!r}: factors have {j} ambient coords but the manifold "
                 f"reports ambient_dim={manifold.ambient_dim}"
             )
+
+    def support_rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """Time bins besides ``idx`` whose latents the prior terms at ``idx`` involve (none)."""
+        return idx[:0]
 
     def log_prob(self, g: torch.Tensor) -> torch.Tensor:
         """(..., ambient) -> (...)."""
@@ -117,11 +141,16 @@ class RandomWalkPrior(torch.nn.Module):
         self.reference = ReferencePrior(manifold)
         dt = torch.diff(time)
         if torch.any(dt <= 0):
-            raise ValueError("prior='gp' needs a strictly increasing 'time' coordinate")
+            raise ValueError("prior='random_walk' needs a strictly increasing 'time' coordinate; sort Y by time "
+                             "(Y.sortby('time')) or drop duplicated bins")
         med = torch.median(dt)
         self.register_buffer("rel_dt", torch.cat([torch.ones_like(dt[:1]), dt / med]))
         self.raw_step = torch.nn.Parameter(
             _inv_softplus(torch.full((manifold.dim,), float(init_step), device=time.device, dtype=time.dtype)))
+
+    def support_rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """The previous time bins ``idx - 1`` (clamped at 0), which the terms at ``idx`` involve."""
+        return (idx - 1).clamp_min(0)
 
     @property
     def step_scale(self) -> torch.Tensor:

@@ -33,6 +33,7 @@ minibatches, held-out prediction and tuning-curve uncertainty all come from one 
 """
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -41,16 +42,19 @@ import xarray as xr
 
 from .._utils import atomic_path, make_generator, resolve_device, resolve_dtype
 from ..inference import EarlyStopping, History, run_optimisation
+from ..inference.row_adam import RowSparseAdam
 from ..likelihoods import get_likelihood
 from ..manifolds import get_manifold
 from ._data import as_recording_matrix
 from ._init import farthest_point_indices, parse_factors, pca_init
 from ._kernels import make_kernel
 from ._latent import LatentPosterior, RandomWalkPrior, ReferencePrior
+from ._sparse_gp import (collapsed_bound, kl_whitened, kzz_cholesky, optimal_qu, set_kernel_hypers, svgp_marginals,
+                         whitened_cross)
 
 __all__ = ["MGPLVM"]
 
-_JITTER = 1e-5
+PRIORS = ("uniform", "random_walk")
 
 
 class MGPLVM(torch.nn.Module):
@@ -65,10 +69,12 @@ class MGPLVM(torch.nn.Module):
     n_inducing : int, optional
         Inducing points per neuron (shared locations on the manifold); default
         ``min(T, 15 * dim)``.
-    prior : {"uniform", "gp"}
-        ``"uniform"``: Haar on compact factors, N(0, I) on Euclidean ones. ``"gp"``: a
-        random-walk (autoregressive) prior on tangent increments that uses the ``time``
-        coordinate.
+    prior : {"uniform", "random_walk"}
+        ``"uniform"``: Haar on compact factors, N(0, I) on Euclidean ones. ``"random_walk"``:
+        a first-order random-walk prior on tangent increments, :math:`v_t \\sim
+        \\mathcal N(0, \\sigma^2 \\Delta t_t)` with a learned per-dimension step size
+        :math:`\\sigma` and the gaps :math:`\\Delta t_t` of the ``time`` coordinate (no timescale
+        and no mean reversion; it was called ``"gp"`` before, a name now refused).
     kernel : {"squared_exponential", "linear"}
     device, dtype
         Where the parameters live (``dtype=None``: float64). Never changes torch defaults.
@@ -115,16 +121,19 @@ class MGPLVM(torch.nn.Module):
                  init: str = "auto", bound: str = "svgp"):
         super().__init__()
         self.manifold = get_manifold(manifold)
-        if str(prior) not in ("uniform", "gp"):
-            raise ValueError(f"prior must be 'uniform' or 'gp', got {prior!r}")
+        if str(prior) == "gp":
+            raise ValueError("prior='gp' was a random walk without a timescale and is now called "
+                             "prior='random_walk'; pass that (or 'uniform')")
+        if str(prior) not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
         if str(kernel) not in ("squared_exponential", "linear"):
             raise ValueError(f"kernel must be 'squared_exponential' or 'linear', got {kernel!r}")
         self.likelihood_name = likelihood if isinstance(likelihood, str) else likelihood.name
         get_likelihood(self.likelihood_name, 2)  # validate the name early
         self.n_inducing = None if n_inducing is None else int(n_inducing)
         self.prior_name, self.kernel_name = str(prior), str(kernel)
-        self.device_ = resolve_device(device)
-        self.dtype_ = resolve_dtype(dtype)
+        self._device0 = resolve_device(device)  # until parameters exist; then they decide (.to() etc.)
+        self._dtype0 = resolve_dtype(dtype)
         self.seed = seed
         self.init_scale = float(init_scale)
         if init not in ("auto", "pca", "random"):
@@ -145,6 +154,16 @@ class MGPLVM(torch.nn.Module):
 
     # ------------------------------------------------------------------ construction --
     @property
+    def device_(self) -> torch.device:
+        """Where the parameters live (follows ``.to()``); the constructor's ``device`` before a fit."""
+        return self.Z.device if self._built else self._device0
+
+    @property
+    def dtype_(self) -> torch.dtype:
+        """The parameters' dtype (follows ``.to()``, ``.float()``, ``.double()``)."""
+        return self.Z.dtype if self._built else self._dtype0
+
+    @property
     def _f(self) -> dict:
         return {"device": self.device_, "dtype": self.dtype_}
 
@@ -155,10 +174,11 @@ class MGPLVM(torch.nn.Module):
         self.n_time, self.n_neurons = int(T), int(N)
         self.neuron_names = list(neurons)
         self.register_buffer("time", torch.tensor(np.array(time, dtype=float), **self._f))
+        self.register_buffer("_Y", None, persistent=False)  # the training data (moves with .to())
         amb = self.manifold.ambient_dim
         self.likelihood = get_likelihood(self.likelihood_name, N, **self._f)
         self.latent = LatentPosterior(self.manifold, torch.zeros(T, amb, **self._f), self.init_scale)
-        self.prior = (RandomWalkPrior(self.manifold, self.time) if self.prior_name == "gp"
+        self.prior = (RandomWalkPrior(self.manifold, self.time) if self.prior_name == "random_walk"
                       else ReferencePrior(self.manifold))
         self.kernel = make_kernel(self.kernel_name, self.manifold, N).to(**self._f)
         self.Z = torch.nn.Parameter(torch.zeros(self.n_inducing_, amb, **self._f))
@@ -184,7 +204,7 @@ class MGPLVM(torch.nn.Module):
         self.Z.copy_(z0[farthest_point_indices(z0, self.manifold, self.n_inducing_, gen)])
         self.mean_const.copy_(target.mean(0))
         var = target.var(0).clamp(0.05 if count else 1e-4, 4.0 if count else None)
-        set_kernel_hypers(self.kernel, self.kernel_name, outputscale=0.5 * var if not count else var, lengthscale=0.8)
+        set_kernel_hypers(self.kernel, outputscale=0.5 * var if not count else var, lengthscale=0.8)
         lik.init_from_data(Y)
         noise = lik.noise_var if hasattr(lik, "noise_var") else 1.0 / (Y.mean(0) + 0.5)
         # q(u) <- exact GP-regression posterior of the (transformed) data given z0 (whitened), on at
@@ -197,99 +217,34 @@ class MGPLVM(torch.nn.Module):
 
     @torch.no_grad()
     def _set_qu(self, A: torch.Tensor, target: torch.Tensor, noise: torch.Tensor) -> None:
-        """q(u) <- the optimal Gaussian for inputs with whitened cross-covariances A (S, N, M, T).
-
-        With :math:`\\Psi_1 = \\mathbb E[A]`, :math:`\\Psi_2 = \\mathbb E[A A^T]` over the S samples:
-        :math:`P = I + \\Psi_2/\\sigma^2`, :math:`m = P^{-1}\\Psi_1 (y - c)/\\sigma^2`,
-        :math:`S S^T = P^{-1}` (Titsias' optimum, whitened).
-        """
-        s2 = noise.view(-1, 1, 1)
-        eye = torch.eye(self.n_inducing_, **self._f)
-        P = eye + (A @ A.transpose(-1, -2)).mean(0) / s2
-        LP = torch.linalg.cholesky(P)
-        r = (target - self.mean_const).T.unsqueeze(-1)  # (N, T, 1)
-        self.q_mu.copy_(torch.cholesky_solve(A.mean(0) @ r / s2, LP).squeeze(-1))
-        self.q_sqrt.copy_(torch.linalg.cholesky(torch.cholesky_inverse(LP) + 1e-8 * eye))
+        """q(u) <- the optimal Gaussian for whitened cross-covariances A (S, N, M, T) (:func:`optimal_qu`)."""
+        q_mu, q_sqrt = optimal_qu(A, target, self.mean_const, noise)
+        self.q_mu.copy_(q_mu)
+        self.q_sqrt.copy_(q_sqrt)
 
     def _collapsed_terms(self, Y: torch.Tensor, n_mc: int, gen: torch.Generator):
-        """Titsias' collapsed bound averaged over latent samples, and the latent term.
-
-        Per sample and neuron (batched, no loops over neurons), with
-        :math:`A = L_{zz}^{-1}K_{zx}/\\sigma`, :math:`L_B = \\mathrm{chol}(I + AA^T)`,
-        :math:`c = L_B^{-1} A r/\\sigma`, :math:`r = y - c_n`:
-        :math:`\\log\\mathcal N(r; 0, Q + \\sigma^2 I) - \\mathrm{tr}(K - Q)/2\\sigma^2 =
-        -\\tfrac T2\\log 2\\pi\\sigma^2 - \\sum\\log\\mathrm{diag}L_B - \\tfrac{\\|r\\|^2}{2\\sigma^2}
-        + \\tfrac{\\|c\\|^2}2 - \\tfrac{\\sum_t k(x_t,x_t)}{2\\sigma^2} + \\tfrac{\\mathrm{tr}(AA^T)}2`.
-        """
+        """Titsias' collapsed bound averaged over latent samples (:func:`collapsed_bound`), the latent
+        term, and the whitened cross-covariances divided by the noise std (detached)."""
         idx = torch.arange(self.n_time, device=self.device_)
         g, lat = self._latent_terms(self.latent, self.prior, idx, n_mc, gen)
-        s2 = self.likelihood.noise_var  # (N,)
-        Lz = self._kzz_chol()
-        Kzx = kernel_dense(self.kernel, self.Z, g.unsqueeze(-3))  # (K, N, M, T)
-        A = torch.linalg.solve_triangular(Lz, Kzx, upper=False) / torch.sqrt(s2)[:, None, None]
-        AAT = A @ A.transpose(-1, -2)
-        LB = torch.linalg.cholesky(AAT + torch.eye(self.n_inducing_, **self._f))
-        r = (Y - self.mean_const).T  # (N, T)
-        c = torch.linalg.solve_triangular(LB, (A @ r.unsqueeze(-1)) / torch.sqrt(s2)[:, None, None], upper=False)
-        kdiag = kernel_diag(self.kernel, self.kernel_name, g).sum(-1)  # (K, N)
-        T = self.n_time
-        bound = (-0.5 * T * torch.log(2 * torch.pi * s2) - torch.log(LB.diagonal(dim1=-2, dim2=-1)).sum(-1)
-                 - (r * r).sum(-1) / (2 * s2) + 0.5 * (c * c).sum((-1, -2)) - kdiag / (2 * s2)
-                 + 0.5 * AAT.diagonal(dim1=-2, dim2=-1).sum(-1))
-        return bound.sum(-1).mean(0), lat.mean(0), A.detach()
+        bound, A = collapsed_bound(self.kernel, self.Z, g, Y, self.mean_const, self.likelihood.noise_var)
+        return bound.mean(0), lat.mean(0), A
 
     # ---------------------------------------------------------------------- the GP part --
     def _kzz_chol(self) -> torch.Tensor:
-        Kzz = kernel_dense(self.kernel, self.Z, self.Z)  # (N, M, M)
-        eye = torch.eye(self.n_inducing_, **self._f)
-        return torch.linalg.cholesky(Kzz + _JITTER * Kzz.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * eye
-                                     + 1e-8 * eye)
+        return kzz_cholesky(self.kernel, self.Z)
 
     def _whitened_cross(self, g: torch.Tensor, Lz: torch.Tensor | None = None) -> torch.Tensor:
         """A = L_zz^{-1} K_zx for points g (K, B, amb) -> (K, N, M, B)."""
-        Lz = self._kzz_chol() if Lz is None else Lz
-        Kzx = kernel_dense(self.kernel, self.Z, g.unsqueeze(-3))  # (K, N, M, B)
-        return torch.linalg.solve_triangular(Lz, Kzx, upper=False)
+        return whitened_cross(self.kernel, self.Z, g, self._kzz_chol() if Lz is None else Lz)
 
     def _marginals(self, g: torch.Tensor, neurons=None):
-        """Mean and variance of f_n(g) under q(u): g (K, B, amb) -> two (K, B, N_sel) tensors.
-
-        With :math:`a = K_{zx}`, :math:`\\alpha = L^{-T} m` and
-        :math:`Q = L^{-T}(S S^T - I) L^{-1}` (both (N, M, ...) and cheap), the whitened SVGP
-        marginals are :math:`\\mu = c + a^T\\alpha` and :math:`v = k(x,x) + a^T Q a`. Only one
-        batched matmul touches the big (K, N, M, B) tensor (profiling showed the triangular
-        solve and its backward on that tensor dominated the step).
-        """
-        Lz = self._kzz_chol()
-        S = torch.tril(self.q_sqrt)
-        qm, c = self.q_mu, self.mean_const
-        if neurons is not None:
-            Lz, S, qm, c = Lz[neurons], S[neurons], qm[neurons], c[neurons]
-        eye = torch.eye(self.n_inducing_, **self._f)
-        Linv = torch.linalg.solve_triangular(Lz, eye.expand_as(Lz), upper=False)  # (N, M, M)
-        alpha = (Linv.transpose(-1, -2) @ qm.unsqueeze(-1)).squeeze(-1)  # (N, M)
-        Q = Linv.transpose(-1, -2) @ (S @ S.transpose(-1, -2) - eye) @ Linv  # (N, M, M)
-        if self.kernel_name == "squared_exponential":
-            # K_zx = s * Kb_zx: fold the output scale s into alpha and Q (tiny) instead of
-            # multiplying the big (K, N, M, B) tensor by it (one pass and its backward saved)
-            osc = self.kernel.outputscale if neurons is None else self.kernel.outputscale[neurons]
-            alpha, Q = alpha * osc[:, None], Q * (osc ** 2)[:, None, None]
-            Kzx = kernel_dense(self.kernel.base_kernel, self.Z, g.unsqueeze(-3))  # (K, N_all, M, B)
-        else:
-            Kzx = kernel_dense(self.kernel, self.Z, g.unsqueeze(-3))
-        if neurons is not None:
-            Kzx = Kzx[:, neurons]
-        mean = (alpha.unsqueeze(-2) @ Kzx).squeeze(-2).transpose(-1, -2) + c  # (K, B, N)
-        kdiag = kernel_diag(self.kernel, self.kernel_name, g, neurons)  # (K, N_sel, B)
-        var = kdiag + (Kzx * (Q @ Kzx)).sum(-2)
-        return mean, var.clamp_min(1e-10).transpose(-1, -2)
+        """Mean and variance of f_n(g) under q(u): g (K, B, amb) -> two (K, B, N_sel) tensors."""
+        return svgp_marginals(self.kernel, self.Z, self.q_mu, self.q_sqrt, self.mean_const, g, neurons)
 
     def _kl_u(self) -> torch.Tensor:
         """sum_n KL(N(m_n, S_n S_n^T) || N(0, I)) in whitened coordinates."""
-        S = torch.tril(self.q_sqrt)
-        M = self.n_inducing_
-        logdet = torch.log(S.diagonal(dim1=-2, dim2=-1).abs().clamp_min(1e-20)).sum(-1)
-        return 0.5 * ((S * S).sum((-1, -2)) + (self.q_mu ** 2).sum(-1) - M - 2 * logdet).sum()
+        return kl_whitened(self.q_mu, self.q_sqrt)
 
     # ----------------------------------------------------------------------- the bound --
     def _latent_terms(self, latent, prior, idx, n_mc: int, gen: torch.Generator):
@@ -332,7 +287,7 @@ class MGPLVM(torch.nn.Module):
     # ----------------------------------------------------------------------------- fit --
     def fit(self, Y, *, max_steps: int = 1000, lr: float = 0.02, batch_size: int | None = None,
             n_mc: int = 5, burnin: int | None = None, progress: bool = True, callback=None, checkpoint=None,
-            early_stopping: EarlyStopping | bool | None = None):
+            early_stopping: EarlyStopping | bool | None = True, warm_start: bool = False, n_restarts: int = 1):
         """Maximise the ELBO over all variational and model parameters.
 
         Parameters
@@ -342,7 +297,8 @@ class MGPLVM(torch.nn.Module):
         lr : float
             Adam learning rate.
         batch_size : int, optional
-            Time bins per step (random subset, bound scaled by T / batch_size).
+            Time bins per step (random subset, bound scaled by T / batch_size). Only the latents
+            of the batch are updated (lazy row-sparse Adam).
         n_mc : int
             Latent Monte-Carlo samples per step.
         burnin : int, optional
@@ -355,23 +311,76 @@ class MGPLVM(torch.nn.Module):
             ``callback(state)`` with ``state.step``, ``state.elbo``, ``state.model``; returning
             True (or setting ``state.stop = True``) ends the fit.
         checkpoint : str, Path or :class:`~neurolatent.inference.Checkpoint`, optional
-            Saved every ``k`` steps; an existing checkpoint at that path is resumed from.
-        early_stopping : EarlyStopping or True, optional
-            Stop when the ELBO plateaus (``True`` uses the defaults).
+            Saved every ``k`` steps; an existing checkpoint at that path is resumed from. The
+            file holds the parameters, the optimiser, the Monte-Carlo generator and the
+            early-stopping state, so a resumed fit (same arguments, explicit ``burnin``) is
+            bit-identical to an uninterrupted one.
+        early_stopping : EarlyStopping or bool
+            Stop when the ELBO plateaus (default ``True``: :class:`EarlyStopping` with its
+            defaults); ``False`` or ``None`` runs ``max_steps`` steps.
+        warm_start : bool
+            ``False`` (default): every call starts afresh (new initialisation from ``Y``, new
+            history). ``True``: continue from the current parameters (``Y`` must have the
+            shape of the data fitted so far), appending to the history.
+        n_restarts : int
+            Fit from ``n_restarts`` initialisations (seeds ``seed, seed + 1, ...``; random when
+            ``seed`` is None) and keep the one with the highest final ELBO (:meth:`elbo` with
+            ``n_mc=20, seed=0``, the same Monte-Carlo noise for every restart). The scores are
+            in ``restart_elbos_``, the kept index in ``best_restart_``.
 
         Returns
         -------
         self
         """
+        n_restarts = int(n_restarts)
+        if n_restarts < 1:
+            raise ValueError(f"n_restarts must be >= 1, got {n_restarts!r}")
+        if n_restarts > 1 and (warm_start or checkpoint is not None):
+            raise ValueError("n_restarts > 1 starts every restart afresh, so it cannot be combined with "
+                             "warm_start=True or checkpoint=; fit once with n_restarts, then continue with "
+                             "warm_start=True")
+        kw = dict(max_steps=max_steps, lr=lr, batch_size=batch_size, n_mc=n_mc, burnin=burnin, progress=progress,
+                  callback=callback, checkpoint=checkpoint, early_stopping=early_stopping, warm_start=warm_start)
+        if n_restarts == 1:
+            return self._fit_once(Y, seed=self.seed, **kw)
+        best, scores = None, []
+        for r in range(n_restarts):
+            seed = None if self.seed is None else int(self.seed) + r
+            es = copy.deepcopy(early_stopping) if isinstance(early_stopping, EarlyStopping) else early_stopping
+            self._fit_once(Y, seed=seed, **{**kw, "early_stopping": es})
+            scores.append(self.elbo(n_mc=20, seed=0))
+            if best is None or scores[-1] > scores[best[0]]:
+                best = (r, copy.deepcopy(self.state_dict()), copy.deepcopy(self.history), self._gen.get_state())
+        r, state, history, gen_state = best
+        self.load_state_dict(state)
+        self.history = history
+        self._gen.set_state(gen_state)
+        self.restart_elbos_, self.best_restart_ = [float(x) for x in scores], int(r)
+        return self
+
+    def _fit_once(self, Y, *, seed, max_steps, lr, batch_size, n_mc, burnin, progress, callback, checkpoint,
+                  early_stopping, warm_start):
         arr, time, neurons = as_recording_matrix(Y)
         lik_probe = get_likelihood(self.likelihood_name, arr.shape[1])
         lik_probe.validate(arr, "Y")
         Yt = torch.as_tensor(arr, **self._f)
-        gen = make_generator(self.seed, self.device_)
-        rng = np.random.default_rng(self.seed)
-        if not self._built or (self.n_time, self.n_neurons) != arr.shape:
+        if warm_start:
+            if not self._built:
+                raise RuntimeError("warm_start=True continues a fitted model, but this one is not fitted yet; "
+                                   "call fit(Y) first (or leave warm_start=False)")
+            if (self.n_time, self.n_neurons) != arr.shape:
+                raise ValueError(f"warm_start=True needs Y of the shape fitted so far, {(self.n_time, self.n_neurons)}"
+                                 f" (time, neuron), got {arr.shape}; pass warm_start=False to fit it afresh")
+            gen = self._gen
+            if gen.device != self.device_:  # moved with .to(): continue the stream on the new device
+                gen = make_generator(int(torch.randint(2 ** 62, (1,), generator=gen)), self.device_)
+                self._gen = gen
+        else:
+            gen = make_generator(seed, self.device_)
             self._build(arr.shape[0], arr.shape[1], time, neurons)
-            self._initialise(Yt, gen, rng)
+            self._initialise(Yt, gen, np.random.default_rng(seed))
+            self._gen = gen
+            self.history = History()
         self._Y = Yt
         T = self.n_time
         B = T if batch_size is None else int(min(batch_size, T))
@@ -382,9 +391,17 @@ class MGPLVM(torch.nn.Module):
             raise ValueError("bound='collapsed' does not factorise over time, so it cannot use batch_size; "
                              "use MGPLVM(..., bound='svgp') for minibatches")
         es = EarlyStopping() if early_stopping is True else (early_stopping or None)
+        if es is not None and early_stopping is not True and not warm_start:
+            es = copy.deepcopy(es)  # a fresh fit starts with a fresh plateau detector
         all_idx = torch.arange(T, device=self.device_)
 
         burnin = min(100, int(max_steps) // 2) if burnin is None else int(burnin)
+
+        params = [p for p in self.parameters() if p.requires_grad]
+        if self.bound == "collapsed":  # q(u) is collapsed out of the bound
+            params = [p for p in params if p is not self.q_mu and p is not self.q_sqrt]
+        optimiser = self._optimiser(params, lr, minibatch=B < T)
+        rows = {"idx": None}  # time bins touched by the current step (None: all)
 
         def step_fn(step):
             self.latent.freeze_scale = step <= burnin
@@ -396,24 +413,41 @@ class MGPLVM(torch.nn.Module):
             ell, lat = self._elbo_parts(Yt, idx, n_mc, gen)
             kl = self._kl_u()
             elbo = scale * (ell + lat) - kl
+            if B < T:  # the latent rows this step's objective depends on (a prior without
+                # support_rows, e.g. one coupling all bins, has every row updated)
+                extra = getattr(self.prior, "support_rows", None)
+                rows["idx"] = None if extra is None else torch.unique(torch.cat([idx, extra(idx)]))
+                optimiser.rows = rows["idx"]
             return elbo, float(elbo.detach())
 
         def post_step():
-            self.latent.project_()
+            self.latent.project_(rows["idx"])
             self.Z.copy_(self.manifold.projection(self.Z))
 
-        params = [p for p in self.parameters() if p.requires_grad]
-        if self.bound == "collapsed":  # q(u) is collapsed out of the bound
-            params = [p for p in params if p is not self.q_mu and p is not self.q_sqrt]
         run_optimisation(step_fn, self, params, max_steps=max_steps, lr=lr, progress=progress,
                          callback=callback, checkpoint=checkpoint, early_stopping=es, history=self.history,
-                         model=self, post_step=post_step, desc=f"mGPLVM {self.manifold.name}")
+                         model=self, post_step=post_step, desc=f"mGPLVM {self.manifold.name}",
+                         optimiser=optimiser, generators={"mc": gen})
         self.latent.freeze_scale = False
         if self.bound == "collapsed":  # explicit optimal q(u) under q(g), for predictions
             with torch.no_grad():
                 A = torch.cat([self._collapsed_terms(Yt, 1, gen)[2] for _ in range(20)], 0)
                 self._set_qu(A * torch.sqrt(self.likelihood.noise_var)[:, None, None], Yt, self.likelihood.noise_var)
         return self
+
+    def _optimiser(self, params, lr: float, *, minibatch: bool) -> torch.optim.Optimizer:
+        """Adam; with minibatches the per-time latent parameters get lazy row-sparse Adam updates.
+
+        A time bin outside the batch has an exactly zero gradient; plain Adam would still move it
+        through its momentum. :class:`~neurolatent.inference.row_adam.RowSparseAdam` updates
+        only the batch's rows (moments, step and per-row bias correction).
+        """
+        if not minibatch:
+            return torch.optim.Adam(params, lr=lr)
+        per_time = {id(p) for p in self.latent.parameters()}
+        rows = [p for p in params if id(p) in per_time]
+        dense = [p for p in params if id(p) not in per_time]
+        return RowSparseAdam([{"params": dense}, {"params": rows, "row_sparse": True}], lr=lr)
 
     @property
     def elbo_history(self) -> np.ndarray:
@@ -503,7 +537,8 @@ class MGPLVM(torch.nn.Module):
             cfg = json.loads(payload["config"])
         except (KeyError, TypeError) as e:
             raise ValueError(f"{str(path)!r} is not an MGPLVM file written by MGPLVM.save") from e
-        model = cls(cfg["manifold"], likelihood=cfg["likelihood"], n_inducing=cfg["n_inducing"], prior=cfg["prior"],
+        prior = "random_walk" if cfg["prior"] == "gp" else cfg["prior"]  # files written before the rename
+        model = cls(cfg["manifold"], likelihood=cfg["likelihood"], n_inducing=cfg["n_inducing"], prior=prior,
                     kernel=cfg["kernel"], device=device, dtype=getattr(torch, cfg["dtype"]), seed=cfg["seed"],
                     init_scale=cfg["init_scale"], init=cfg.get("init", "auto"), bound=cfg.get("bound", "svgp"))
         state = payload["state"]
@@ -511,28 +546,5 @@ class MGPLVM(torch.nn.Module):
         model.load_state_dict(state)
         model.history = History.from_dict(payload["history"])
         model._Y = payload["data"].to(**model._f)
+        model._gen = make_generator(cfg["seed"], model.device_)  # warm_start=True continues from here
         return model
-
-
-# --------------------------------------------------------------------------- kernels --
-def kernel_dense(kernel, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-    """Evaluate a (batched) GPyTorch kernel to a dense tensor without the lazy wrapper."""
-    out = kernel.forward(x1, x2)
-    return out.to_dense() if hasattr(out, "to_dense") else out
-
-
-def kernel_diag(kernel, name: str, g: torch.Tensor, neurons=None) -> torch.Tensor:
-    """k_n(g, g) for g (K, B, amb) -> (K, N_sel, B)."""
-    if name == "squared_exponential":
-        s = kernel.outputscale if neurons is None else kernel.outputscale[neurons]
-        return s.view(1, -1, 1).expand(g.shape[0], -1, g.shape[1])
-    out = kernel.forward(g.unsqueeze(-3), g.unsqueeze(-3), diag=True)
-    out = out.to_dense() if hasattr(out, "to_dense") else out
-    return out if neurons is None else out[:, neurons]
-
-
-def set_kernel_hypers(kernel, name: str, *, outputscale: torch.Tensor, lengthscale: float) -> None:
-    kernel.outputscale = outputscale.to(kernel.raw_outputscale)
-    if name == "squared_exponential":
-        kernel.base_kernel.lengthscale = torch.full_like(kernel.base_kernel.lengthscale, lengthscale)
-

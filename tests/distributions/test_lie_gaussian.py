@@ -244,3 +244,42 @@ def test_density_integrates_to_one_random_configurations(spec, seed):
         total = integral(q, spec, n)
         # grid error (the product grid is coarser: 32 points per coordinate)
         assert abs(total - 1) < (1e-5 if spec == "T1xS2" else 1e-6), (spec, total, torch.linalg.eigvalsh(cov))
+
+
+# ------------------------------------------------------- frame-free covariance on S^d, d != 1, 3
+def _near_antipode(d, eps, direction):
+    """The unit vector at angle ~eps from -e0, towards ``direction`` (a unit d-vector)."""
+    loc = torch.cat([torch.tensor([-1.0], dtype=F64), eps * direction])
+    return loc / loc.norm()
+
+
+@pytest.mark.parametrize("d", [2, 4])
+def test_ambient_scale_log_prob_is_continuous_across_minus_e0(d):
+    """log q(g) for means in a 1e-9 neighbourhood of -e0 (where the tangent frame spins) agrees."""
+    gen = torch.Generator().manual_seed(d)
+    A = torch.tril(torch.randn(d + 1, d + 1, generator=gen, dtype=F64)) * 0.3 + 0.4 * torch.eye(d + 1, dtype=F64)
+    g = torch.randn(5, d + 1, generator=gen, dtype=F64) * 0.4
+    g[:, 0] -= 1.0
+    g = g / g.norm(dim=-1, keepdim=True)  # points around -e0
+    m = Sphere(d)
+    dirs = torch.randn(6, d, generator=gen, dtype=F64)
+    dirs = dirs / dirs.norm(dim=-1, keepdim=True)
+    locs = [_near_antipode(d, 1e-9, u) for u in dirs] + [_near_antipode(d, 0.0, dirs[0])]
+    lp = torch.stack([ReparameterisedLieGaussian.from_ambient_scale(m, loc, A).log_prob(g) for loc in locs])
+    # the means are within 2e-9 of each other: log q moves by O(1e-9 |grad|); 1e-6 leaves room for round-off
+    torch.testing.assert_close(lp, lp[:1].expand_as(lp), rtol=0, atol=1e-6)
+    # the frame-held covariance (one triangular factor in the spinning frame) jumps there: this is
+    # what the ambient parameterisation fixes, so the check above is not vacuous
+    B0 = m.tangent_basis(locs[0])
+    L = torch.linalg.cholesky(B0 @ A @ A.T @ B0.T)
+    jump = torch.stack([ReparameterisedLieGaussian(m, loc, L).log_prob(g) for loc in locs])
+    assert float((jump - jump[:1]).abs().max()) > 1e-2
+
+
+def test_ambient_scale_density_integrates_to_one_at_minus_e0():
+    A = torch.tensor([[0.5, 0.0, 0.0], [0.2, 0.7, 0.0], [-0.1, 0.3, 0.4]], dtype=F64)
+    u = torch.tensor([0.6, 0.8], dtype=F64)
+    for s in (0.0, 1e-9):
+        q = ReparameterisedLieGaussian.from_ambient_scale("S2", _near_antipode(2, s, u), A, n_windings=4)
+        # centred polar rule, as for the other S2 normalisation tests
+        assert abs(integral(q, "S2", 400) - 1) < 1e-8

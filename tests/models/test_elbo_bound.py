@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from neurolatent.models import MGPLVM
-from neurolatent.models.mgplvm import kernel_dense
+from neurolatent.models._sparse_gp import kernel_dense
 from neurolatent._utils import make_generator
 
 D = torch.float64
@@ -39,7 +39,8 @@ def _tiny_model(T, seed, bound="svgp"):
     rng = np.random.default_rng(seed)
     th = rng.uniform(-np.pi, np.pi, T)
     Y = np.stack([np.cos(th), np.sin(th)], 1) + 0.3 * rng.standard_normal((T, 2))
-    return MGPLVM("T1", seed=seed, init_scale=0.8, bound=bound).fit(Y, max_steps=60, burnin=10, progress=False)
+    return MGPLVM("T1", seed=seed, init_scale=0.8, bound=bound).fit(Y, max_steps=60, burnin=10,
+                                                                    progress=False, early_stopping=False)
 
 
 @pytest.mark.parametrize("bound", ["svgp", "collapsed"])

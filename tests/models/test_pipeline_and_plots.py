@@ -38,15 +38,15 @@ def test_fit_recording_writes_netcdf_and_pngs(tmp_path):
 
 def test_plots_return_figures():
     ds = make_manifold_recording("T2", n_neurons=5, n_time=30, seed=1)
-    m = MGPLVM("T2", seed=0, n_inducing=6).fit(ds["Y"], max_steps=3, progress=False)
+    m = MGPLVM("T2", seed=0, n_inducing=6).fit(ds["Y"], max_steps=3, progress=False, early_stopping=False)
     lat = m.latents()
     fig = plot_latents(lat, reference=ds["latent"].values)
     assert len(fig.axes) == 2
     assert plot_tuning_curves(m.tuning_curves(6)).axes
     assert plot_elbo(m.elbo_history).axes
-    m1 = MGPLVM("T1", seed=0, n_inducing=5).fit(ds["Y"], max_steps=2, progress=False)
+    m1 = MGPLVM("T1", seed=0, n_inducing=5).fit(ds["Y"], max_steps=2, progress=False, early_stopping=False)
     assert plot_tuning_curves(m1.tuning_curves(10)).axes
-    s3 = MGPLVM("S3", seed=0, n_inducing=5).fit(ds["Y"], max_steps=2, progress=False)
+    s3 = MGPLVM("S3", seed=0, n_inducing=5).fit(ds["Y"], max_steps=2, progress=False, early_stopping=False)
     assert plot_tuning_curves(s3.tuning_curves(10)).axes and plot_latents(s3.latents()).axes
     cv = xr.Dataset({"log_likelihood": (("manifold", "fold"), np.array([[1.0, 1.2], [0.5, 0.4]])),
                      "mse": (("manifold", "fold"), np.array([[0.1, 0.2], [0.3, 0.4]]))},

@@ -1,0 +1,162 @@
+"""Sparse (inducing-point) GP algebra of the mGPLVM, one neuron per batch element.
+
+Everything here is a pure function of tensors and a batched GPyTorch kernel (batch shape
+``(N,)``, one GP per neuron), with ``M`` inducing points ``Z`` shared by the neurons and the
+whitened parameterisation of Hensman et al. (2015), *MCMC for variationally sparse Gaussian
+processes* (NeurIPS):
+
+.. math::
+    u_n = L_{zz,n} w_n, \\qquad q(w_n) = \\mathcal N(m_n, S_n S_n^\\top), \\qquad
+    p(w_n) = \\mathcal N(0, I),
+
+so :math:`q(f_n(x)) = \\mathcal N(c_n + a^\\top m_n,\\ k(x,x) - a^\\top a + a^\\top S S^\\top a)` with
+:math:`a = L_{zz}^{-1} k_{zx}`, and :math:`\\mathrm{KL}[q(u)\\|p(u)] = \\mathrm{KL}[q(w)\\|p(w)]`.
+The collapsed bound is Titsias (2009), *Variational learning of inducing variables in sparse
+Gaussian processes* (AISTATS).
+
+Shapes: ``Z`` (M, amb); latent samples ``g`` (K, B, amb) (K Monte-Carlo samples of B time
+bins); ``q_mu`` (N, M); ``q_sqrt`` (N, M, M) (lower triangle used); ``mean_const`` (N,).
+"""
+from __future__ import annotations
+
+import gpytorch
+import torch
+
+__all__ = ["kernel_dense", "kernel_diag", "set_kernel_hypers", "kzz_cholesky", "whitened_cross",
+           "svgp_marginals", "kl_whitened", "optimal_qu", "collapsed_bound"]
+
+JITTER = 1e-5  # relative to the mean prior variance of the inducing points
+
+
+def kernel_dense(kernel, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+    """Evaluate a (batched) GPyTorch kernel to a dense tensor without the lazy wrapper."""
+    out = kernel.forward(x1, x2)
+    return out.to_dense() if hasattr(out, "to_dense") else out
+
+
+def _constant_diagonal(kernel) -> bool:
+    """True when ``kernel`` is ``ScaleKernel(base)`` with a stationary base (``base(x, x) = base(0)``)."""
+    return isinstance(kernel, gpytorch.kernels.ScaleKernel) and bool(getattr(kernel.base_kernel, "is_stationary",
+                                                                             False))
+
+
+def kernel_diag(kernel, g: torch.Tensor, neurons=None) -> torch.Tensor:
+    """:math:`k_n(g, g)` for g (K, B, amb) -> (K, N_sel, B).
+
+    A scaled stationary kernel has the constant diagonal ``outputscale * base(x, x)``, read at one
+    point (no pass over the B points); any other kernel is asked for its diagonal.
+    """
+    if _constant_diagonal(kernel):
+        x0 = g.reshape(-1, g.shape[-1])[:1]
+        s = kernel.outputscale * kernel_dense(kernel.base_kernel, x0, x0).reshape(-1)  # (N,)
+        s = s if neurons is None else s[neurons]
+        return s.view(1, -1, 1).expand(g.shape[0], -1, g.shape[1])
+    out = kernel.forward(g.unsqueeze(-3), g.unsqueeze(-3), diag=True)
+    out = out.to_dense() if hasattr(out, "to_dense") else out
+    return out if neurons is None else out[:, neurons]
+
+
+def set_kernel_hypers(kernel, *, outputscale: torch.Tensor, lengthscale: float) -> None:
+    """Set the per-neuron output scale (N,) and, where the base kernel has one, every lengthscale."""
+    kernel.outputscale = outputscale.to(kernel.raw_outputscale)
+    base = getattr(kernel, "base_kernel", None)
+    if base is not None and getattr(base, "has_lengthscale", False):
+        base.lengthscale = torch.full_like(base.lengthscale, float(lengthscale))
+
+
+def kzz_cholesky(kernel, Z: torch.Tensor, jitter: float = JITTER) -> torch.Tensor:
+    """Cholesky factor of :math:`K_{zz} + (\\epsilon\\,\\overline{\\mathrm{diag}} + 10^{-8}) I`, (N, M, M)."""
+    Kzz = kernel_dense(kernel, Z, Z)
+    eye = torch.eye(Z.shape[-2], dtype=Kzz.dtype, device=Kzz.device)
+    return torch.linalg.cholesky(Kzz + jitter * Kzz.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None] * eye
+                                 + 1e-8 * eye)
+
+
+def whitened_cross(kernel, Z: torch.Tensor, g: torch.Tensor, Lz: torch.Tensor) -> torch.Tensor:
+    """:math:`A = L_{zz}^{-1} K_{zx}` for points g (K, B, amb) -> (K, N, M, B)."""
+    Kzx = kernel_dense(kernel, Z, g.unsqueeze(-3))  # (K, N, M, B)
+    return torch.linalg.solve_triangular(Lz, Kzx, upper=False)
+
+
+def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None):
+    """Mean and variance of :math:`f_n(g)` under q(u): g (K, B, amb) -> two (K, B, N_sel) tensors.
+
+    With :math:`a = K_{zx}`, :math:`\\alpha = L^{-T} m` and
+    :math:`Q = L^{-T}(S S^T - I) L^{-1}` (both (N, M, ...) and cheap), the whitened SVGP
+    marginals are :math:`\\mu = c + a^T\\alpha` and :math:`v = k(x,x) + a^T Q a`. Only one
+    batched matmul touches the big (K, N, M, B) tensor (profiling showed the triangular
+    solve and its backward on that tensor dominated the step). For ``ScaleKernel`` the output
+    scale :math:`s` is folded into :math:`\\alpha` and :math:`Q` (tiny) instead of multiplying the
+    big tensor by it.
+    """
+    Lz = kzz_cholesky(kernel, Z) if Lz is None else Lz
+    S = torch.tril(q_sqrt)
+    qm, c = q_mu, mean_const
+    if neurons is not None:
+        Lz, S, qm, c = Lz[neurons], S[neurons], qm[neurons], c[neurons]
+    eye = torch.eye(Z.shape[-2], dtype=Z.dtype, device=Z.device)
+    Linv = torch.linalg.solve_triangular(Lz, eye.expand_as(Lz), upper=False)  # (N, M, M)
+    alpha = (Linv.transpose(-1, -2) @ qm.unsqueeze(-1)).squeeze(-1)  # (N, M)
+    Q = Linv.transpose(-1, -2) @ (S @ S.transpose(-1, -2) - eye) @ Linv  # (N, M, M)
+    if isinstance(kernel, gpytorch.kernels.ScaleKernel):
+        osc = kernel.outputscale if neurons is None else kernel.outputscale[neurons]
+        alpha, Q = alpha * osc[:, None], Q * (osc ** 2)[:, None, None]
+        Kzx = kernel_dense(kernel.base_kernel, Z, g.unsqueeze(-3))  # (K, N_all or 1, M, B)
+    else:
+        Kzx = kernel_dense(kernel, Z, g.unsqueeze(-3))
+    if neurons is not None and Kzx.shape[-3] > 1:
+        Kzx = Kzx[:, neurons]
+    mean = (alpha.unsqueeze(-2) @ Kzx).squeeze(-2).transpose(-1, -2) + c  # (K, B, N)
+    kdiag = kernel_diag(kernel, g, neurons)  # (K, N_sel, B)
+    var = kdiag + (Kzx * (Q @ Kzx)).sum(-2)
+    return mean, var.clamp_min(1e-10).transpose(-1, -2)
+
+
+def kl_whitened(q_mu: torch.Tensor, q_sqrt: torch.Tensor) -> torch.Tensor:
+    """:math:`\\sum_n \\mathrm{KL}(\\mathcal N(m_n, S_n S_n^T)\\,\\|\\,\\mathcal N(0, I))` (scalar)."""
+    S = torch.tril(q_sqrt)
+    M = q_mu.shape[-1]
+    logdet = torch.log(S.diagonal(dim1=-2, dim2=-1).abs().clamp_min(1e-20)).sum(-1)
+    return 0.5 * ((S * S).sum((-1, -2)) + (q_mu ** 2).sum(-1) - M - 2 * logdet).sum()
+
+
+def optimal_qu(A: torch.Tensor, target: torch.Tensor, mean_const: torch.Tensor, noise: torch.Tensor):
+    """Titsias' optimal whitened q(u) for inputs with cross-covariances A (S, N, M, T).
+
+    With :math:`\\Psi_1 = \\mathbb E[A]`, :math:`\\Psi_2 = \\mathbb E[A A^T]` over the S samples:
+    :math:`P = I + \\Psi_2/\\sigma^2`, :math:`m = P^{-1}\\Psi_1 (y - c)/\\sigma^2`,
+    :math:`S S^T = P^{-1}`. Returns ``(q_mu (N, M), q_sqrt (N, M, M))``.
+    """
+    s2 = noise.view(-1, 1, 1)
+    eye = torch.eye(A.shape[-2], dtype=A.dtype, device=A.device)
+    P = eye + (A @ A.transpose(-1, -2)).mean(0) / s2
+    LP = torch.linalg.cholesky(P)
+    r = (target - mean_const).T.unsqueeze(-1)  # (N, T, 1)
+    q_mu = torch.cholesky_solve(A.mean(0) @ r / s2, LP).squeeze(-1)
+    q_sqrt = torch.linalg.cholesky(torch.cholesky_inverse(LP) + 1e-8 * eye)
+    return q_mu, q_sqrt
+
+
+def collapsed_bound(kernel, Z, g, Y, mean_const, noise_var, Lz=None):
+    """Titsias' collapsed bound per latent sample, summed over neurons: ``(bound (K,), A (K, N, M, T))``.
+
+    Per sample and neuron (batched), with :math:`A = L_{zz}^{-1}K_{zx}/\\sigma`,
+    :math:`L_B = \\mathrm{chol}(I + AA^T)`, :math:`c = L_B^{-1} A r/\\sigma`, :math:`r = y - c_n`:
+    :math:`\\log\\mathcal N(r; 0, Q + \\sigma^2 I) - \\mathrm{tr}(K - Q)/2\\sigma^2 =
+    -\\tfrac T2\\log 2\\pi\\sigma^2 - \\sum\\log\\mathrm{diag}L_B - \\tfrac{\\|r\\|^2}{2\\sigma^2}
+    + \\tfrac{\\|c\\|^2}2 - \\tfrac{\\sum_t k(x_t,x_t)}{2\\sigma^2} + \\tfrac{\\mathrm{tr}(AA^T)}2`.
+    ``A`` is returned scaled by :math:`1/\\sigma` and detached.
+    """
+    s2 = noise_var  # (N,)
+    Lz = kzz_cholesky(kernel, Z) if Lz is None else Lz
+    A = whitened_cross(kernel, Z, g, Lz) / torch.sqrt(s2)[:, None, None]
+    AAT = A @ A.transpose(-1, -2)
+    LB = torch.linalg.cholesky(AAT + torch.eye(Z.shape[-2], dtype=Z.dtype, device=Z.device))
+    r = (Y - mean_const).T  # (N, T)
+    c = torch.linalg.solve_triangular(LB, (A @ r.unsqueeze(-1)) / torch.sqrt(s2)[:, None, None], upper=False)
+    kdiag = kernel_diag(kernel, g).sum(-1)  # (K, N)
+    T = Y.shape[0]
+    bound = (-0.5 * T * torch.log(2 * torch.pi * s2) - torch.log(LB.diagonal(dim1=-2, dim2=-1)).sum(-1)
+             - (r * r).sum(-1) / (2 * s2) + 0.5 * (c * c).sum((-1, -2)) - kdiag / (2 * s2)
+             + 0.5 * AAT.diagonal(dim1=-2, dim2=-1).sum(-1))
+    return bound.sum(-1), A.detach()
