@@ -13,8 +13,23 @@ for the bump error, the learned timescale and the ELBO per bin; and
 for the held-out scores (test latents inferred from half of the ROIs under the fitted prior at
 the held-out bins' times, the other half scored). One CPU thread.
 
-Results: see RESULTS below (filled in from a run of this script; the machine was shared, so
-the wall times are only indicative).
+Results (2026-12-06, seeds 0-2, 300 steps, one thread on a shared 2-core machine; ll = held-out
+log predictive density per scored entry in nats, higher is better; err = median aligned error of
+the latent to the population-vector phase; tau in bins of the nominal 1 s time coordinate)::
+
+    seed  prior        err(deg)  tau(bins)  elbo/bin  ll/entry (folds)          mean    mse mean
+       0  uniform         17.23        nan    4.8070   0.4038  0.3734  0.4001   0.3924    0.02738
+       0  temporal_gp     15.25      17.75    6.1860   0.4030  0.3701  0.4237   0.3989    0.02676
+       1  uniform         18.08        nan    4.8190   0.2594  0.3708  0.3208   0.3170    0.03268
+       1  temporal_gp     15.05      18.08    6.1858   0.3219  0.3709  0.3633   0.3521    0.03003
+       2  uniform         17.10        nan    4.8124   0.3814  0.3630  0.3813   0.3752    0.02910
+       2  temporal_gp     15.13      18.35    6.1928   0.3973  0.3917  0.4094   0.3995    0.02735
+
+So on every seed the temporal prior lowers the bump-phase error (17.5 -> 15.1 deg on average),
+raises the mean held-out log-likelihood (+0.0065, +0.035, +0.024 nats per entry; better on 7 of
+9 folds, worse on seed 0 folds 0 and 1 by 0.001 and 0.003) and lowers the held-out MSE on every
+seed; the learned timescale is 18 bins on all seeds. It does not reach the issue's 12 deg goal.
+Each (seed, prior) row took 2-4 min (full fit + 3 CV folds) under a load average of ~9.
 
 Usage::
 
@@ -31,9 +46,6 @@ import torch
 from neurolatent.datasets import load_fly_ellipsoid_body
 from neurolatent.manifolds import align_latents
 from neurolatent.models import MGPLVM, compare_manifolds
-
-RESULTS = """(not yet measured)"""
-
 
 def pv_phase(Y: np.ndarray) -> np.ndarray:
     """Angle of sum_n y_n exp(i 2 pi n / N): the bump position (ROIs ordered around the ring)."""
