@@ -2,6 +2,8 @@
 
 Cases
 -----
+step       one default fly step (forward + backward, full batch, n_mc = 5) with the autograd and the
+           fused (custom-backward) RBF marginals, timed in interleaved rounds on the same model.
 fly        the real fly-compass recording (16 x 500), full batch, 600 steps: steps/s and time to
            converge (the step where the 20-step running-mean ELBO has made 99% of its total
            improvement), plus the final median error to the PV phase.
@@ -70,6 +72,51 @@ def case_fly(args):
     return [("fly 16x500 (full batch)", f"{sps:.1f}", steps, total, f"PV err {err:.1f} deg")]
 
 
+def _step_fn(m, fused, gen, n_mc=5):
+    """One default full-batch training step (objective, backward) with the fused or the autograd marginals."""
+    from neurolatent.models._sparse_gp import svgp_marginals
+
+    idx = torch.arange(m.n_time, device=m.device_)
+
+    def step():
+        m.zero_grad(set_to_none=True)
+        g, lat = m._latent_terms(m.latent, m.prior, idx, n_mc, gen)
+        mean, var = svgp_marginals(m.kernel, m.Z, m.q_mu, m.q_sqrt, m.mean_const, g, fused=fused)
+        ell = m.likelihood.expected_log_prob(m._Y, mean, var).sum((-1, -2)).mean(0)
+        obj = ell + lat.mean(0) - m._kl_u()
+        obj.backward()
+        return float(obj)
+
+    return step
+
+
+def case_step(args):
+    """ms per default fly step (16 x 500, M = 15, n_mc = 5): autograd vs fused marginals, interleaved."""
+    from neurolatent.datasets import load_fly_ellipsoid_body
+
+    try:
+        Y = load_fly_ellipsoid_body()["dff"].astype(float)
+    except Exception as e:  # noqa: BLE001 - report and continue with the other cases
+        return [("fly step", "skipped: " + str(e)[:60], "", "", "")]
+    m = MGPLVM("T1", seed=0, device=args.device, dtype=args.dtype).fit(Y, max_steps=20, progress=False,
+                                                                        early_stopping=False)
+    steps = {f: _step_fn(m, f, torch.Generator(device=args.device).manual_seed(0)) for f in (False, True)}
+    objs = {f: steps[f]() for f in steps}  # same generator seed: same samples, so the objectives agree
+    times = {False: [], True: []}
+    for _ in range(3 if args.quick else 10):  # interleaved rounds: both see the same machine load
+        for f in (False, True):
+            t0 = time.perf_counter()
+            for _ in range(5):
+                steps[f]()
+            if args.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            times[f].append((time.perf_counter() - t0) / 5 * 1e3)
+    med = {f: float(np.median(times[f])) for f in times}
+    return [(f"fly step, {'fused' if f else 'autograd'} marginals", f"{1e3 / med[f]:.1f}", "",
+             f"{med[f]:.1f} ms/step", f"objective {objs[f]:.6f}" + (f"; {med[False] / med[True]:.2f}x" if f else ""))
+            for f in (False, True)]
+
+
 def case_syn10k(args):
     T, N = (2000, 50) if args.quick else (10_000, 200)
     ds = make_manifold_recording("T1", n_neurons=N, n_time=T, noise=0.2, seed=0, trajectory="iid")
@@ -116,7 +163,7 @@ def main(argv=None):
     p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--cases", default="fly,syn10k,mem100k")
+    p.add_argument("--cases", default="step,fly,syn10k,mem100k")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -126,7 +173,7 @@ def main(argv=None):
     args.dtype = getattr(torch, args.dtype)
     rows = []
     for case in args.cases.split(","):
-        new = {"fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem}[case](args)
+        new = {"step": case_step, "fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem}[case](args)
         print(*new, sep="\n", flush=True)  # partial results as they come
         rows += new
     head = ("case", "steps/s", "steps to 99% / run", "seconds to 99% / run", "note")

@@ -3,16 +3,18 @@
 Why PCA: on a ring recording (e.g. the fly compass) the first two principal components are,
 up to a rotation and scaling, the cosine and sine of the bump phase, so ``atan2(PC2, PC1)``
 is already close to the latent angle and the fit only refines it. The same idea generalises
-factor by factor along the manifold's spec string:
+factor by factor, asking each factor (:class:`~neurolatent.manifolds.Manifold` object, the
+parts of a :class:`~neurolatent.manifolds.Product` in order) for its own map:
 
-========  ===============  ==============================================
-factor    PCs used         map onto the factor
-========  ===============  ==============================================
-``Rd``    d                PCs scaled to unit variance (matches the N(0, I) prior)
-``Td``    2d               one angle ``atan2(PC_{2i+1}, PC_{2i})`` per pair
-``Sd``    d+1              PCs normalised to unit length per time point
-``SO3``   4                PCs normalised (a unit quaternion)
-========  ===============  ==============================================
+=====================  ===============  ==============================================
+factor                 PCs used         map onto the factor
+=====================  ===============  ==============================================
+:class:`Torus` (d)     2d               one angle ``atan2(PC_{2i+1}, PC_{2i})`` per pair
+any other manifold     ``ambient_dim``  its ``projection`` of the PCs (Euclid: unit-variance
+                                        PCs, matching the N(0, I) prior; spheres and SO(3):
+                                        PCs normalised per time point; a user's own
+                                        manifold: whatever its projection does)
+=====================  ===============  ==============================================
 
 Products (``"T1xR1"``) use consecutive blocks of PCs, one per factor.
 
@@ -23,40 +25,31 @@ each pair traces a circle (minimal variance of each pair's squared radius), then
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import torch
 
-__all__ = ["pca_init", "farthest_point_indices", "parse_factors"]
+from ..manifolds import Manifold, Product, Torus, get_manifold
 
-_FACTOR = re.compile(r"^(SO3|R|T|S)(\d*)$")
-
-
-def parse_factors(spec: str) -> list[tuple[str, int]]:
-    """``"T1xR1"`` -> ``[("T", 1), ("R", 1)]``; ``"SO3"`` -> ``[("SO3", 3)]``."""
-    out = []
-    for part in str(spec).split("x"):
-        m = _FACTOR.match(part.strip())
-        if m is None:
-            raise ValueError(f"cannot initialise from manifold spec {spec!r}: unknown factor {part!r}")
-        kind, d = m.group(1), m.group(2)
-        out.append((kind, 3 if kind == "SO3" else int(d or 1)))
-    return out
+__all__ = ["pca_init", "farthest_point_indices", "factors"]
 
 
-def _n_pcs(kind: str, d: int) -> int:
-    return {"R": d, "T": 2 * d, "S": d + 1, "SO3": 4}[kind]
+def factors(manifold: Manifold) -> tuple[Manifold, ...]:
+    """The factors of a product (``Product.parts``), or ``(manifold,)``."""
+    return tuple(manifold.parts) if isinstance(manifold, Product) else (manifold,)
 
 
-def pca_init(Y: np.ndarray, spec: str, rng: np.random.Generator, noise: float = 0.0) -> np.ndarray:
+def _n_pcs(part: Manifold) -> int:
+    return 2 * part.dim if isinstance(part, Torus) else part.ambient_dim
+
+
+def pca_init(Y: np.ndarray, manifold, rng: np.random.Generator, noise: float = 0.0) -> np.ndarray:
     """Initial latent points (time, ambient_dim) from a PCA of ``Y`` (time, neuron).
 
     Parameters
     ----------
     Y : ndarray (T, N)
-    spec : str
-        The manifold's spec string (its ``name``).
+    manifold : Manifold or str
+        The latent space (a spec string is turned into its :class:`Manifold`).
     rng : numpy Generator
         Used to pad with random directions when N is smaller than the PCs needed, and for
         ``noise``.
@@ -65,7 +58,7 @@ def pca_init(Y: np.ndarray, spec: str, rng: np.random.Generator, noise: float = 
 
     Returns
     -------
-    ndarray (T, ambient_dim), before the manifold's ``projection``.
+    ndarray (T, ambient_dim), on the manifold.
 
     Examples
     --------
@@ -76,8 +69,8 @@ def pca_init(Y: np.ndarray, spec: str, rng: np.random.Generator, noise: float = 
     >>> z.shape
     (50, 1)
     """
-    factors = parse_factors(spec)
-    need = sum(_n_pcs(k, d) for k, d in factors)
+    parts = factors(get_manifold(manifold))
+    need = sum(_n_pcs(p) for p in parts)
     Yc = Y - Y.mean(0, keepdims=True)
     sd = Yc.std(0, keepdims=True)
     Yc = Yc / np.where(sd > 0, sd, 1.0)
@@ -91,18 +84,15 @@ def pca_init(Y: np.ndarray, spec: str, rng: np.random.Generator, noise: float = 
     if noise > 0:
         pcs = pcs + noise * rng.standard_normal(pcs.shape)
     out, j = [], 0
-    for kind, d in factors:
-        block = pcs[:, j:j + _n_pcs(kind, d)]
-        j += _n_pcs(kind, d)
-        if kind == "R":
-            out.append(block)
-        elif kind == "T":
-            if d > 1:
-                block = demix_circles(block, d, rng)
+    for part in parts:
+        block = pcs[:, j:j + _n_pcs(part)]
+        j += _n_pcs(part)
+        if isinstance(part, Torus):
+            if part.dim > 1:
+                block = demix_circles(block, part.dim, rng)
             out.append(np.arctan2(block[:, 1::2], block[:, 0::2]))
         else:
-            nrm = np.linalg.norm(block, axis=1, keepdims=True)
-            out.append(block / np.maximum(nrm, 1e-12))
+            out.append(part.projection(torch.as_tensor(block, dtype=torch.float64)).numpy())
     return np.concatenate(out, 1)
 
 
@@ -116,7 +106,6 @@ def demix_circles(block: np.ndarray, d: int, rng: np.random.Generator, n_restart
     """
     X = torch.as_tensor(block - block.mean(0), dtype=torch.float64)
     X = X / X.std(0).clamp_min(1e-12)
-    best, best_loss = None, np.inf
     with torch.enable_grad():  # callers may run under no_grad
         return _demix(X, d, rng, n_restarts, n_steps)
 

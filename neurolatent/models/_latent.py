@@ -12,14 +12,11 @@
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
 from ..distributions import ReparameterisedLieGaussian
-from ..manifolds import get_manifold
-from ._init import parse_factors
+from ._init import factors
 
 __all__ = ["LatentPosterior", "ReferencePrior", "RandomWalkPrior"]
 
@@ -99,22 +96,22 @@ class LatentPosterior(torch.nn.Module):
 
 
 class ReferencePrior(torch.nn.Module):
-    """Uniform (Haar) on compact factors, standard normal on Euclidean ones."""
+    """Uniform (Haar) on compact factors, a standard normal on the others.
+
+    Asks each factor (``Product.parts``, or the manifold itself) whether it has a uniform
+    distribution (``has_uniform``); a factor without one gets the Gaussian
+    :math:`\\mathcal N(0, I)` in the tangent space at its ``origin`` pushed through the
+    exponential map (on :math:`\\mathbb R^d`: :math:`\\mathcal N(0, I)` on the coordinates).
+    """
 
     def __init__(self, manifold):
         super().__init__()
         self.manifold = manifold
-        self._parts = []  # (start, stop, factor manifold, is_euclid)
+        self._parts = []  # (start, stop, factor manifold)
         j = 0
-        for kind, d in parse_factors(manifold.name):
-            fac = get_manifold(f"{kind}{d}" if kind != "SO3" else "SO3")
-            self._parts.append((j, j + fac.ambient_dim, fac, kind == "R"))
-            j += fac.ambient_dim
-        if j != manifold.ambient_dim:
-            raise RuntimeError(
-                f"manifold {manifold.name!r}: factors have {j} ambient coords but the manifold "
-                f"reports ambient_dim={manifold.ambient_dim}"
-            )
+        for part in factors(manifold):
+            self._parts.append((j, j + part.ambient_dim, part))
+            j += part.ambient_dim
 
     def support_rows(self, idx: torch.Tensor) -> torch.Tensor:
         """Time bins besides ``idx`` whose latents the prior terms at ``idx`` involve (none)."""
@@ -123,12 +120,15 @@ class ReferencePrior(torch.nn.Module):
     def log_prob(self, g: torch.Tensor) -> torch.Tensor:
         """(..., ambient) -> (...)."""
         out = 0.0
-        for a, b, fac, euclid in self._parts:
+        for a, b, part in self._parts:
             x = g[..., a:b]
-            if euclid:
-                out = out + (-0.5 * (x ** 2).sum(-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi))
+            if part.has_uniform:
+                out = out + part.uniform_log_prob(x)
             else:
-                out = out + fac.uniform_log_prob(x)
+                eye = torch.eye(part.dim, dtype=x.dtype, device=x.device)
+                normal = ReparameterisedLieGaussian(part, part.origin(device=x.device, dtype=x.dtype), eye,
+                                                    validate_args=False)
+                out = out + normal.log_prob(x)
         return out
 
 

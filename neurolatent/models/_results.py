@@ -13,15 +13,16 @@ import xarray as xr
 from .._utils import make_generator
 from ..inference import run_optimisation
 from ._data import as_recording_matrix
-from ._init import parse_factors
+from ..manifolds import Torus
+from ._init import factors
 from ._latent import LatentPosterior, ReferencePrior
 
 __all__ = ["latents_dataset", "tuning_curves_dataset", "held_out_score", "infer_latents"]
 
 
 def _flat_coords(model) -> bool:
-    """True when every factor is a torus or a Euclidean space (coords == tangent directions)."""
-    return all(kind in ("T", "R") for kind, _ in parse_factors(model.manifold.name))
+    """True when the coordinates are the tangent directions (``ambient_dim == dim``: tori, R^d, ...)."""
+    return model.manifold.ambient_dim == model.manifold.dim
 
 
 def latents_dataset(model) -> xr.Dataset:
@@ -38,7 +39,7 @@ def latents_dataset(model) -> xr.Dataset:
                "description": "variational posterior q(g_t): mean in manifold coordinates, std per "
                               "tangent direction (= circular std for tori)"},
     )
-    ds["mean"].attrs["units"] = "rad" if model.manifold.name.startswith("T") else ""
+    ds["mean"].attrs["units"] = "rad" if all(isinstance(p, Torus) for p in factors(model.manifold)) else ""
     if _flat_coords(model):
         ds["lower"] = (("time", "coord"), loc - 1.96 * std)
         ds["upper"] = (("time", "coord"), loc + 1.96 * std)
@@ -56,9 +57,9 @@ def _grid_points(model, grid):
         if _flat_coords(model):
             loc = model.latent.loc.detach().cpu().numpy()
             axes, j = [], 0
-            for kind, d in parse_factors(model.manifold.name):
-                for _ in range(d):
-                    if kind == "T":
+            for part in factors(model.manifold):
+                for _ in range(part.dim):
+                    if isinstance(part, Torus):
                         axes.append(np.linspace(-math.pi, math.pi, n, endpoint=False))
                     else:
                         lo, hi = loc[:, j].min(), loc[:, j].max()

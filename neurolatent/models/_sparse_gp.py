@@ -22,8 +22,10 @@ from __future__ import annotations
 import gpytorch
 import torch
 
+from ..kernels import ManifoldRBFKernel
+
 __all__ = ["kernel_dense", "kernel_diag", "set_kernel_hypers", "kzz_cholesky", "whitened_cross",
-           "svgp_marginals", "kl_whitened", "optimal_qu", "collapsed_bound"]
+           "svgp_marginals", "rbf_marginal_moments", "kl_whitened", "optimal_qu", "collapsed_bound"]
 
 JITTER = 1e-5  # relative to the mean prior variance of the inducing points
 
@@ -78,16 +80,18 @@ def whitened_cross(kernel, Z: torch.Tensor, g: torch.Tensor, Lz: torch.Tensor) -
     return torch.linalg.solve_triangular(Lz, Kzx, upper=False)
 
 
-def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None):
+def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None, fused: bool = True):
     """Mean and variance of :math:`f_n(g)` under q(u): g (K, B, amb) -> two (K, B, N_sel) tensors.
 
     With :math:`a = K_{zx}`, :math:`\\alpha = L^{-T} m` and
     :math:`Q = L^{-T}(S S^T - I) L^{-1}` (both (N, M, ...) and cheap), the whitened SVGP
-    marginals are :math:`\\mu = c + a^T\\alpha` and :math:`v = k(x,x) + a^T Q a`. Only one
-    batched matmul touches the big (K, N, M, B) tensor (profiling showed the triangular
-    solve and its backward on that tensor dominated the step). For ``ScaleKernel`` the output
-    scale :math:`s` is folded into :math:`\\alpha` and :math:`Q` (tiny) instead of multiplying the
-    big tensor by it.
+    marginals are :math:`\\mu = c + a^T\\alpha` and :math:`v = k(x,x) + a^T Q a`, so only
+    products with the big (K, N, M, B) tensor :math:`a` remain (no triangular solve on it). For
+    ``ScaleKernel`` the output scale :math:`s` is folded into :math:`\\alpha` and :math:`Q` (tiny)
+    instead of multiplying the big tensor by it. With an RBF base kernel on a manifold
+    (:class:`~neurolatent.kernels.ManifoldRBFKernel`) and ``fused=True`` the kernel, mean and
+    variance are one custom autograd function (:func:`rbf_marginal_moments`), which makes
+    about half the passes over the big tensor of the autograd graph of the same formulas.
     """
     Lz = kzz_cholesky(kernel, Z) if Lz is None else Lz
     S = torch.tril(q_sqrt)
@@ -98,18 +102,74 @@ def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None
     Linv = torch.linalg.solve_triangular(Lz, eye.expand_as(Lz), upper=False)  # (N, M, M)
     alpha = (Linv.transpose(-1, -2) @ qm.unsqueeze(-1)).squeeze(-1)  # (N, M)
     Q = Linv.transpose(-1, -2) @ (S @ S.transpose(-1, -2) - eye) @ Linv  # (N, M, M)
-    if isinstance(kernel, gpytorch.kernels.ScaleKernel):
+    scaled = isinstance(kernel, gpytorch.kernels.ScaleKernel)
+    if scaled:
         osc = kernel.outputscale if neurons is None else kernel.outputscale[neurons]
         alpha, Q = alpha * osc[:, None], Q * (osc ** 2)[:, None, None]
-        Kzx = kernel_dense(kernel.base_kernel, Z, g.unsqueeze(-3))  # (K, N_all or 1, M, B)
-    else:
-        Kzx = kernel_dense(kernel, Z, g.unsqueeze(-3))
+    base = kernel.base_kernel if scaled else kernel
+    kdiag = kernel_diag(kernel, g, neurons)  # (K, N_sel, B)
+    # (the fused path has one lengthscale per neuron: ARD lengthscales (N, 1, C > 1) take the general one)
+    if fused and isinstance(base, ManifoldRBFKernel) and base.active_dims is None and base.lengthscale.shape[-1] == 1:
+        sq = base.manifold.pairwise_sq_dist(Z, g)  # (K, M, B): shared by the neurons
+        ell = base.lengthscale.reshape(-1)  # (N,) or (1,)
+        ell = ell if neurons is None or ell.numel() == 1 else ell[neurons]
+        inv_l2 = (1.0 / (ell * ell)).expand(alpha.shape[0])
+        mean, quad = rbf_marginal_moments(sq, inv_l2, alpha, Q)  # (K, N_sel, B) each
+        var = kdiag + quad
+        return mean.transpose(-1, -2) + c, var.clamp_min(1e-10).transpose(-1, -2)
+    Kzx = kernel_dense(base, Z, g.unsqueeze(-3))  # (K, N_all or 1, M, B)
     if neurons is not None and Kzx.shape[-3] > 1:
         Kzx = Kzx[:, neurons]
     mean = (alpha.unsqueeze(-2) @ Kzx).squeeze(-2).transpose(-1, -2) + c  # (K, B, N)
-    kdiag = kernel_diag(kernel, g, neurons)  # (K, N_sel, B)
     var = kdiag + (Kzx * (Q @ Kzx)).sum(-2)
     return mean, var.clamp_min(1e-10).transpose(-1, -2)
+
+
+class _RBFMoments(torch.autograd.Function):
+    """Forward and backward of :func:`rbf_marginal_moments` with few passes over (K, N, M, B)."""
+
+    @staticmethod
+    def forward(ctx, sq, inv_l2, alpha, Q):
+        E = sq.unsqueeze(1) * (-0.5 * inv_l2)[:, None, None]  # (K, N, M, B)
+        E.exp_()
+        W = torch.cat([alpha.unsqueeze(-2), Q], -2)  # (N, 1 + M, M): one product gives both moments
+        P = W @ E  # (K, N, 1 + M, B)
+        quad = (E * P[:, :, 1:]).sum(2)
+        ctx.save_for_backward(sq, inv_l2, alpha, Q, E)
+        return P[:, :, 0], quad
+
+    @staticmethod
+    def backward(ctx, g_mean, g_quad):
+        # every contraction is a (batched) matrix product on views of E: no permuted copies
+        sq, inv_l2, alpha, Q, E = ctx.saved_tensors
+        K, N, M, B = E.shape
+        g_mean, g_quad = g_mean.contiguous(), g_quad.contiguous()
+        d_alpha = (E @ g_mean.unsqueeze(-1)).squeeze(-1).sum(0)  # (N, M)
+        EG = E * g_quad.unsqueeze(2)  # E diag(g_quad)
+        d_Q = (EG @ E.transpose(-1, -2)).sum(0)  # (N, M, M)
+        # dL/dE = alpha g_mean^T (mean) + (Q + Q^T) E diag(g_quad) = 2 Q E diag(g_quad) (quadratic form)
+        G = (2 * Q) @ EG
+        G.view(K * N, M, B).baddbmm_(alpha.expand(K, N, M).reshape(K * N, M, 1), g_mean.view(K * N, 1, B))
+        dz = G.mul_(E).view(K, N, M * B)  # dL/dz with E = exp(z), z = -sq inv_l2 / 2
+        d_sq = d_inv = None
+        if ctx.needs_input_grad[0]:
+            d_sq = (-0.5 * inv_l2).view(1, 1, N).matmul(dz).view(K, M, B)
+        if ctx.needs_input_grad[1]:
+            d_inv = (dz @ sq.reshape(K, M * B, 1)).sum(0).view(N) * -0.5
+        return d_sq, d_inv, d_alpha, d_Q
+
+
+def rbf_marginal_moments(sq: torch.Tensor, inv_l2: torch.Tensor, alpha: torch.Tensor, Q: torch.Tensor):
+    """:math:`\\sum_m \\alpha_{nm} E_{knmb}` and :math:`\\sum_{mm'} E_{knmb} Q_{nmm'} E_{knm'b}` with
+    :math:`E_{knmb} = \\exp(-\\tfrac12 \\rho_{kmb} / \\ell_n^2)`.
+
+    The SVGP mean and variance terms for an RBF kernel on squared distances ``sq``
+    (K, M, B) = :math:`\\rho(z_m, g_{kb})` with per-neuron ``inv_l2`` (N,) = :math:`1/\\ell_n^2`,
+    ``alpha`` (N, M) and a symmetric ``Q`` (N, M, M). Returns two (K, N, B) tensors. A custom
+    autograd function: one exp and one batched product ``[alpha; Q] @ E`` forward, and a backward
+    that reuses ``E`` and ``Q E`` (checked against finite differences in the tests).
+    """
+    return _RBFMoments.apply(sq, inv_l2, alpha, Q)
 
 
 def kl_whitened(q_mu: torch.Tensor, q_sqrt: torch.Tensor) -> torch.Tensor:

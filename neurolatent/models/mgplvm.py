@@ -44,9 +44,9 @@ from .._utils import atomic_path, make_generator, resolve_device, resolve_dtype
 from ..inference import EarlyStopping, History, run_optimisation
 from ..inference.row_adam import RowSparseAdam
 from ..likelihoods import get_likelihood
-from ..manifolds import get_manifold
+from ..manifolds import SO3, get_manifold
 from ._data import as_recording_matrix
-from ._init import farthest_point_indices, parse_factors, pca_init
+from ._init import farthest_point_indices, pca_init
 from ._kernels import KERNELS, make_kernel
 from ._latent import LatentPosterior, RandomWalkPrior, ReferencePrior
 from ._temporal_prior import TemporalGPPrior
@@ -154,8 +154,7 @@ class MGPLVM(torch.nn.Module):
         # SO(3) tuning depends on q through q q^T (quadratic), so linear PCs do not map to q: random
         # there. (On R^d, PCA gave the higher ELBO on the fly data and random on synthetic bump
         # tuning with random centres, so PCA stays the default and init="random" is an option.)
-        kinds = {k for k, _ in parse_factors(self.manifold.name)}
-        self.init = init if init != "auto" else ("random" if kinds == {"SO3"} else "pca")
+        self.init = init if init != "auto" else ("random" if isinstance(self.manifold, SO3) else "pca")
         if bound not in ("svgp", "collapsed"):
             raise ValueError(f"bound must be 'svgp' or 'collapsed', got {bound!r}")
         if bound == "collapsed" and self.likelihood_name != "gaussian":
@@ -208,7 +207,7 @@ class MGPLVM(torch.nn.Module):
         count = lik.is_count
         target = torch.log(Y + 0.5) if count else Y
         if self.init == "pca":
-            z0 = torch.as_tensor(pca_init(target.cpu().numpy(), self.manifold.name, rng), **self._f)
+            z0 = torch.as_tensor(pca_init(target.cpu().numpy(), self.manifold, rng), **self._f)
         elif self.manifold.has_uniform:
             z0 = self.manifold.random_uniform(self.n_time, generator=gen, device=self.device_, dtype=self.dtype_)
         else:
@@ -547,15 +546,29 @@ class MGPLVM(torch.nn.Module):
             torch.save(payload, tmp)
 
     @classmethod
-    def load(cls, path, *, device=None) -> "MGPLVM":
-        """Read a model written by :meth:`save`."""
+    def load(cls, path, *, device=None, manifold=None) -> "MGPLVM":
+        """Read a model written by :meth:`save`.
+
+        ``manifold``: the :class:`~neurolatent.manifolds.Manifold` object the model was fitted on,
+        needed when it is not one of the spec strings (a user's own subclass; the file stores
+        only its name, never code).
+        """
         payload = torch.load(path, weights_only=True, map_location="cpu")
         try:
             cfg = json.loads(payload["config"])
         except (KeyError, TypeError) as e:
             raise ValueError(f"{str(path)!r} is not an MGPLVM file written by MGPLVM.save") from e
+        if manifold is None:
+            try:
+                manifold = get_manifold(cfg["manifold"])
+            except ValueError as e:
+                raise ValueError(f"{str(path)!r} was fitted on the manifold {cfg['manifold']!r}, which is not a spec "
+                                 "string; pass the manifold object: MGPLVM.load(path, manifold=...)") from e
+        elif get_manifold(manifold).name != cfg["manifold"]:
+            raise ValueError(f"manifold= is {get_manifold(manifold).name!r} but {str(path)!r} was fitted on "
+                             f"{cfg['manifold']!r}; pass that manifold")
         prior = "random_walk" if cfg["prior"] == "gp" else cfg["prior"]  # files written before the rename
-        model = cls(cfg["manifold"], likelihood=cfg["likelihood"], n_inducing=cfg["n_inducing"], prior=prior,
+        model = cls(manifold, likelihood=cfg["likelihood"], n_inducing=cfg["n_inducing"], prior=prior,
                     kernel=cfg["kernel"], device=device, dtype=getattr(torch, cfg["dtype"]), seed=cfg["seed"],
                     init_scale=cfg["init_scale"], init=cfg.get("init", "auto"), bound=cfg.get("bound", "svgp"),
                     ard=cfg.get("ard", False))

@@ -209,3 +209,15 @@ def test_bad_time_and_shapes_raise_clear_errors():
         p.log_prob(torch.zeros(5, 1, dtype=F64))
     with pytest.raises(ValueError, match="init_timescale must be positive"):
         TemporalGPPrior(m, torch.arange(4.0, dtype=F64), init_timescale=-1.0)
+
+
+def test_generic_branch_on_s1_matches_the_circle_branch(rng):
+    """S^1 (unit vectors, handled by the generic geodesic-random-walk branch that any user manifold
+    takes) and T1 (angles, wrapped-normal branch) are the same circle: same path density."""
+    t = irregular_times(8, rng)
+    th = rng.uniform(-np.pi, np.pi, size=8)
+    on_t1 = prior("T1", t, 1.7).log_prob(torch.as_tensor(th)[:, None])
+    xy = torch.as_tensor(np.stack([np.cos(th), np.sin(th)], -1))
+    on_s1 = prior("S1", t, 1.7).log_prob(xy)
+    # the Lie Gaussian keeps the manifold's default windings: exact to round-off at these step sizes
+    torch.testing.assert_close(on_s1, on_t1, rtol=1e-10, atol=1e-10)
