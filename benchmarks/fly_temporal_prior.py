@@ -72,9 +72,21 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--data", default=None)
+    ap.add_argument("--criterion", action="store_true",
+                    help="instead: the CV criterion (T1 > R1, T1xR1 >= R2) with prior='temporal_gp'")
     args = ap.parse_args()
     torch.set_num_threads(1)
     Y = load_fly_ellipsoid_body(args.data)["dff"].astype(float)
+    if args.criterion:
+        for seed in args.seeds:
+            cv = compare_manifolds(Y, ["T1", "R1", "T1xR1", "R2"], folds=3, seed=seed, max_steps=args.steps,
+                                   progress=False, model_kwargs={"prior": "temporal_gp"})
+            ll = cv["log_likelihood"]
+            print(f"seed {seed}: " + "  ".join(f"{m} " + " ".join(f"{v:.4f}" for v in ll.sel(manifold=m).values)
+                                             for m in ["T1", "R1", "T1xR1", "R2"])
+                  + f"  | T1 > R1 on {int((ll.sel(manifold='T1') > ll.sel(manifold='R1')).sum())}/3 folds,"
+                  + f" T1xR1 >= R2 on {int((ll.sel(manifold='T1xR1') >= ll.sel(manifold='R2')).sum())}/3", flush=True)
+        return
     print("seed  prior        err(deg)  tau(bins)  elbo/bin  ll/entry (folds)          mean    mse mean   time(s)")
     for seed in args.seeds:
         for prior in ("uniform", "temporal_gp"):

@@ -10,8 +10,9 @@ of the latent manifold (:class:`~neurolatent.manifolds.Product` parts):
   :math:`x_t \mid x_{t-1} \sim \mathcal N(a_t x_{t-1}, \sigma^2 (1 - a_t^2))`,
   :math:`a_t = e^{-(t_t - t_{t-1})/\tau}`. :math:`\sigma^2 = 1` by default (the marginal of the
   uniform prior's :math:`\mathcal N(0, I)`; the scale of a Euclidean latent is not identifiable
-  from the tuning-curve lengthscales, as in the GPFA of Jensen et al. 2021); ``learn_variance``
-  frees it.
+  from the tuning-curve lengthscales; Jensen et al. 2021, "Scalable Bayesian GPFA with
+  automatic relevance determination and discrete noise models", NeurIPS, likewise fix the
+  prior scale of their GP latents and learn the loadings' scales); ``learn_variance`` frees it.
 * :math:`T^d` — each angle is **Brownian motion on the circle** started from the uniform
   distribution: :math:`\theta_1 \sim U[-\pi, \pi)`,
   :math:`\theta_t \mid \theta_{t-1} \sim \mathrm{WN}(\theta_{t-1}, 2\Delta t_t / \tau_j)`, a
