@@ -136,7 +136,7 @@ def farthest_point_indices(points: torch.Tensor, manifold, m: int, generator: to
     """
     T = points.shape[0]
     m = min(int(m), T)
-    first = int(torch.randint(T, (1,), generator=generator).item())
+    first = int(torch.randint(T, (1,), generator=generator, device=generator.device).item())
     idx = [first]
     d2 = manifold.pairwise_sq_dist(points, points[first:first + 1]).squeeze(-1)
     for _ in range(m - 1):

@@ -25,7 +25,8 @@ is estimated with reparameterised Monte-Carlo samples of :math:`g` (``n_mc`` per
 closed-form or Gauss-Hermite expectations over :math:`f`, and the wrapped density of the
 Lie-group family (sum over exp-map preimages with the exp-map Jacobian), so it is a real lower
 bound on :math:`\\log p(Y)`. With ``batch_size`` the data and latent terms are estimated on a
-random subset of time bins and scaled by :math:`T/B` (unbiased).
+random subset of time bins and scaled by :math:`T/B` (unbiased), and only the latents of those
+bins are updated (lazy row-sparse Adam, :class:`~neurolatent.inference.row_adam.RowSparseAdam`).
 
 This is the uncollapsed (SVGP) bound for every likelihood; it is what the reference
 implementation uses too, and unlike the collapsed Titsias bound it factorises over time, so
@@ -251,9 +252,12 @@ class MGPLVM(torch.nn.Module):
         """A = L_zz^{-1} K_zx for points g (K, B, amb) -> (K, N, M, B)."""
         return whitened_cross(self.kernel, self.Z, g, self._kzz_chol() if Lz is None else Lz)
 
+    _fused_marginals = True  # the custom-autograd RBF marginals (False: plain autograd, for benchmarks)
+
     def _marginals(self, g: torch.Tensor, neurons=None):
         """Mean and variance of f_n(g) under q(u): g (K, B, amb) -> two (K, B, N_sel) tensors."""
-        return svgp_marginals(self.kernel, self.Z, self.q_mu, self.q_sqrt, self.mean_const, g, neurons)
+        return svgp_marginals(self.kernel, self.Z, self.q_mu, self.q_sqrt, self.mean_const, g, neurons,
+                              fused=self._fused_marginals)
 
     def _kl_u(self) -> torch.Tensor:
         """sum_n KL(N(m_n, S_n S_n^T) || N(0, I)) in whitened coordinates."""
@@ -386,7 +390,8 @@ class MGPLVM(torch.nn.Module):
                                  f" (time, neuron), got {arr.shape}; pass warm_start=False to fit it afresh")
             gen = self._gen
             if gen.device != self.device_:  # moved with .to(): continue the stream on the new device
-                gen = make_generator(int(torch.randint(2 ** 62, (1,), generator=gen)), self.device_)
+                seed = int(torch.randint(2 ** 62, (1,), generator=gen, device=gen.device))
+                gen = make_generator(seed, self.device_)
                 self._gen = gen
         else:
             gen = make_generator(seed, self.device_)

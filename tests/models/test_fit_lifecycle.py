@@ -89,3 +89,20 @@ def test_n_restarts_keeps_the_best_elbo(ring):
     np.testing.assert_array_equal(m.elbo_history, single.elbo_history)
     with pytest.raises(ValueError, match="n_restarts"):
         m.fit(ring["Y"], n_restarts=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_to_cuda_and_back(ring):
+    m = _fit(ring["Y"])
+    mean_cpu, _ = m.predict(np.array([[0.0], [2.0]]))
+    m.to("cuda")
+    assert m.device_.type == "cuda" and m._Y.device.type == "cuda"
+    mean_gpu, _ = m.predict(np.array([[0.0], [2.0]]))
+    np.testing.assert_allclose(mean_gpu, mean_cpu, rtol=1e-10)  # float64 on both: same numbers to round-off
+    m.fit(ring["Y"], max_steps=3, progress=False, early_stopping=False, warm_start=True)
+    assert np.isfinite(m.log_likelihood(ring["Y"].values[:20], infer_from=[0, 1, 2], max_steps=3, seed=0))
+    m.cpu()
+    m.fit(ring["Y"], max_steps=2, progress=False, early_stopping=False, warm_start=True)
+    fresh = MGPLVM("T1", seed=0, n_inducing=6, device="cuda").fit(ring["Y"], max_steps=3, progress=False,
+                                                                   early_stopping=False)
+    assert fresh.q_mu.device.type == "cuda" and np.isfinite(fresh.elbo())
