@@ -5,6 +5,7 @@ import torch
 from gpytorch.kernels import Kernel
 
 from ..manifolds import Manifold, get_manifold
+from ._distance import lengthscale_blocks, scaled_sq_dist
 
 __all__ = ["ManifoldRBFKernel"]
 
@@ -24,10 +25,16 @@ class ManifoldRBFKernel(Kernel):
     ----------
     manifold : str or Manifold
         The latent space (spec strings as in :func:`neurolatent.manifolds.get_manifold`).
+    ard : {False, True, "factor", "dim"}
+        Lengthscales per block of the distance (:mod:`neurolatent.kernels._distance`):
+        ``False`` one; ``"factor"`` one per factor of a product; ``True``/``"dim"`` one per
+        coordinate of :math:`\mathbb R^d` and :math:`T^d` factors and one per factor of
+        spheres, SO(3) and user manifolds; then
+        :math:`k = \exp(-\tfrac12\sum_c \rho_c/\ell_c^2)`, ``lengthscale`` has shape
+        ``(*batch_shape, 1, C)`` and :attr:`lengthscale_names` labels the ``C`` entries.
     **kwargs
         Passed to :class:`gpytorch.kernels.Kernel` (``batch_shape``, ``lengthscale_prior``,
-        ``lengthscale_constraint``, ...). ``ard_num_dims`` is not supported (one lengthscale
-        per kernel batch).
+        ``lengthscale_constraint``, ...). Use ``ard`` rather than ``ard_num_dims``.
 
     Examples
     --------
@@ -40,16 +47,22 @@ class ManifoldRBFKernel(Kernel):
 
     has_lengthscale = True
 
-    def __init__(self, manifold: str | Manifold, **kwargs):
+    def __init__(self, manifold: str | Manifold, ard=False, **kwargs):
         if kwargs.get("ard_num_dims") not in (None, 1):
-            raise ValueError(f"ManifoldRBFKernel has one lengthscale per batch, got ard_num_dims={kwargs['ard_num_dims']}; "
-                             "use batch_shape for per-neuron lengthscales")
-        super().__init__(**kwargs)
-        self.manifold = get_manifold(manifold)
+            raise ValueError(f"ManifoldRBFKernel takes ard=False/True/'factor'/'dim', not ard_num_dims="
+                             f"{kwargs['ard_num_dims']} (lengthscales index blocks of the manifold's distance, "
+                             "not input coordinates); use batch_shape for per-neuron lengthscales")
+        kwargs.pop("ard_num_dims", None)
+        manifold = get_manifold(manifold)
+        counts, names = lengthscale_blocks(manifold, ard)
+        super().__init__(ard_num_dims=len(counts), **kwargs)
+        # The base class sized the lengthscale (*batch, 1, C); its input-width check for
+        # ard_num_dims compares C with the coordinates of x, which it is not, so it is switched off.
+        self.ard_num_dims = None
+        self.manifold = manifold
+        self.ard = ard
+        self.lengthscale_blocks, self.lengthscale_names = counts, names
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, diag: bool = False, **params) -> torch.Tensor:
-        sq = self.manifold.pairwise_sq_dist(x1, x2, diag=diag)
-        ell = self.lengthscale  # (*batch_shape, 1, 1)
-        if diag:
-            ell = ell.squeeze(-1)
-        return torch.exp(-0.5 * sq / (ell * ell))
+        r2 = scaled_sq_dist(self.manifold, x1, x2, self.lengthscale, self.lengthscale_blocks, diag=diag)
+        return torch.exp(-0.5 * r2)

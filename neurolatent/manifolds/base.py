@@ -65,7 +65,7 @@ class Manifold(abc.ABC):
         Windings kept by :meth:`preimages` callers that pass ``None``.
     continuous_frame : bool
         Whether :meth:`tangent_basis` is continuous on the whole manifold. Where it is not
-        (:math:`S^d`, :math:`d \ne 1, 3`: no continuous frame exists), quantities in tangent
+        (:math:`S^d`, :math:`d \\ne 1, 3`: no continuous frame exists), quantities in tangent
         coordinates should be held in ambient coordinates and projected.
     """
 

@@ -99,11 +99,14 @@ def tuning_curves_dataset(model, grid) -> xr.Dataset:
 
 
 def infer_latents(model, Y: torch.Tensor, neurons, *, max_steps: int = 300, lr: float = 0.05, n_mc: int = 5,
-                  seed=None, init_scale: float = 0.1) -> LatentPosterior:
+                  seed=None, init_scale: float = 0.1, time=None) -> LatentPosterior:
     """Fit q(g_t) for new time bins from the neurons ``neurons`` only, tuning curves frozen.
 
     The means start at the best of a candidate set (training latent means and inducing points)
-    under the predictive density of those neurons, so the fit starts in the right basin.
+    under the predictive density of those neurons, so the fit starts in the right basin. The
+    latent prior is the fitted model's: a temporal prior (one with ``at_times``, e.g.
+    ``prior="temporal_gp"``) is evaluated at ``time`` (the new bins' time stamps; default
+    ``0, 1, ...``) with its fitted, frozen timescales, any other prior is the reference prior.
     """
     gen = make_generator(0 if seed is None else int(seed), model.device_)
     nidx = torch.as_tensor(neurons, device=model.device_)
@@ -116,7 +119,11 @@ def infer_latents(model, Y: torch.Tensor, neurons, *, max_steps: int = 300, lr: 
         lp = model.likelihood.predictive_log_prob(y.unsqueeze(1), m, v, nidx).sum(-1)  # (T', C)
         loc0 = cand[lp.argmax(1)]
     latent = LatentPosterior(model.manifold, loc0, init_scale)
-    prior = ReferencePrior(model.manifold)
+    if hasattr(model.prior, "at_times"):
+        time = np.arange(Y.shape[0]) if time is None else time
+        prior = model.prior.at_times(torch.tensor(np.array(time, dtype=float), **model._f))
+    else:
+        prior = ReferencePrior(model.manifold)
     frozen = [p for p in model.parameters() if p.requires_grad]
     for p in frozen:
         p.requires_grad_(False)
@@ -137,7 +144,7 @@ def infer_latents(model, Y: torch.Tensor, neurons, *, max_steps: int = 300, lr: 
 
 def held_out_score(model, Y_test, *, infer_from=None, neurons=None, n_samples=64, max_steps=300, lr=0.05,
                    seed=None, return_mse=False):
-    arr, _, _ = as_recording_matrix(Y_test, name="Y_test")
+    arr, time, _ = as_recording_matrix(Y_test, name="Y_test")
     if arr.shape[1] != model.n_neurons:
         raise ValueError(
             f"Y_test has {arr.shape[1]} neurons (shape {arr.shape}, read as (time, neuron)) but the model was "
@@ -160,7 +167,7 @@ def held_out_score(model, Y_test, *, infer_from=None, neurons=None, n_samples=64
         if inp.size == 0 or inp.min() < 0 or inp.max() >= N:
             raise ValueError(f"infer_from must hold neuron indices in [0, {N}), got {infer_from!r}")
         scored = np.setdiff1d(np.arange(N), inp) if neurons is None else np.asarray(neurons)
-        latent = infer_latents(model, Y, inp, max_steps=max_steps, lr=lr, seed=seed)
+        latent = infer_latents(model, Y, inp, max_steps=max_steps, lr=lr, seed=seed, time=time)
     if scored.size == 0:
         raise ValueError("no neurons left to score: infer_from covers every neuron; pass neurons= explicitly")
     sidx = torch.as_tensor(scored, device=model.device_)

@@ -108,7 +108,8 @@ def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None
         alpha, Q = alpha * osc[:, None], Q * (osc ** 2)[:, None, None]
     base = kernel.base_kernel if scaled else kernel
     kdiag = kernel_diag(kernel, g, neurons)  # (K, N_sel, B)
-    if fused and isinstance(base, ManifoldRBFKernel) and base.active_dims is None:
+    # (the fused path has one lengthscale per neuron: ARD lengthscales (N, 1, C > 1) take the general one)
+    if fused and isinstance(base, ManifoldRBFKernel) and base.active_dims is None and base.lengthscale.shape[-1] == 1:
         sq = base.manifold.pairwise_sq_dist(Z, g)  # (K, M, B): shared by the neurons
         ell = base.lengthscale.reshape(-1)  # (N,) or (1,)
         ell = ell if neurons is None or ell.numel() == 1 else ell[neurons]

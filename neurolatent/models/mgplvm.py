@@ -48,14 +48,15 @@ from ..likelihoods import get_likelihood
 from ..manifolds import SO3, get_manifold
 from ._data import as_recording_matrix
 from ._init import farthest_point_indices, pca_init
-from ._kernels import make_kernel
+from ._kernels import KERNELS, make_kernel
 from ._latent import LatentPosterior, RandomWalkPrior, ReferencePrior
+from ._temporal_prior import TemporalGPPrior
 from ._sparse_gp import (collapsed_bound, kl_whitened, kzz_cholesky, optimal_qu, set_kernel_hypers, svgp_marginals,
                          whitened_cross)
 
 __all__ = ["MGPLVM"]
 
-PRIORS = ("uniform", "random_walk")
+PRIORS = ("uniform", "random_walk", "temporal_gp")
 
 
 class MGPLVM(torch.nn.Module):
@@ -70,13 +71,23 @@ class MGPLVM(torch.nn.Module):
     n_inducing : int, optional
         Inducing points per neuron (shared locations on the manifold); default
         ``min(T, 15 * dim)``.
-    prior : {"uniform", "random_walk"}
-        ``"uniform"``: Haar on compact factors, N(0, I) on Euclidean ones. ``"random_walk"``:
+    prior : {"uniform", "random_walk", "temporal_gp"}
+        ``"uniform"``: Haar on compact factors, N(0, I) on Euclidean ones. ``"temporal_gp"``:
+        a temporal GP over the ``time`` coordinate with a learned timescale per latent dimension
+        (Ornstein-Uhlenbeck on Euclidean coordinates, circular Brownian motion with the same
+        autocorrelation on angles, a geodesic random walk on spheres/SO(3); O(T), see
+        :mod:`neurolatent.models._temporal_prior`), also used to infer held-out latents. ``"random_walk"``:
         a first-order random-walk prior on tangent increments, :math:`v_t \\sim
         \\mathcal N(0, \\sigma^2 \\Delta t_t)` with a learned per-dimension step size
         :math:`\\sigma` and the gaps :math:`\\Delta t_t` of the ``time`` coordinate (no timescale
         and no mean reversion; it was called ``"gp"`` before, a name now refused).
-    kernel : {"squared_exponential", "linear"}
+    kernel : {"squared_exponential", "matern12", "matern32", "matern52", "linear"}
+        Tuning-curve kernel on the manifold's chordal distance (Matérn with nu = 1/2, 3/2, 5/2:
+        :class:`~neurolatent.kernels.ManifoldMaternKernel`).
+    ard : {False, "factor", "dim", True}
+        Lengthscales per neuron (``False``), per neuron and factor of a product (``"factor"``),
+        or per neuron and coordinate of :math:`\\mathbb R^d`/:math:`T^d` factors (one per factor of
+        spheres and SO(3)) (``"dim"``/``True``).
     device, dtype
         Where the parameters live (``dtype=None``: float64). Never changes torch defaults.
     seed : int, optional
@@ -119,7 +130,7 @@ class MGPLVM(torch.nn.Module):
 
     def __init__(self, manifold, *, likelihood="gaussian", n_inducing=None, prior="uniform",
                  kernel="squared_exponential", device=None, dtype=None, seed=None, init_scale: float = 0.3,
-                 init: str = "auto", bound: str = "svgp"):
+                 init: str = "auto", bound: str = "svgp", ard=False):
         super().__init__()
         self.manifold = get_manifold(manifold)
         if str(prior) == "gp":
@@ -127,8 +138,10 @@ class MGPLVM(torch.nn.Module):
                              "prior='random_walk'; pass that (or 'uniform')")
         if str(prior) not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {prior!r}")
-        if str(kernel) not in ("squared_exponential", "linear"):
-            raise ValueError(f"kernel must be 'squared_exponential' or 'linear', got {kernel!r}")
+        if str(kernel) not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+        make_kernel(str(kernel), self.manifold, 1, ard=ard)  # validates ard early (clear message)
+        self.ard = ard
         self.likelihood_name = likelihood if isinstance(likelihood, str) else likelihood.name
         get_likelihood(self.likelihood_name, 2)  # validate the name early
         self.n_inducing = None if n_inducing is None else int(n_inducing)
@@ -178,9 +191,10 @@ class MGPLVM(torch.nn.Module):
         amb = self.manifold.ambient_dim
         self.likelihood = get_likelihood(self.likelihood_name, N, **self._f)
         self.latent = LatentPosterior(self.manifold, torch.zeros(T, amb, **self._f), self.init_scale)
-        self.prior = (RandomWalkPrior(self.manifold, self.time) if self.prior_name == "random_walk"
+        self.prior = (RandomWalkPrior(self.manifold, self.time) if self.prior_name == "random_walk" else
+                      TemporalGPPrior(self.manifold, self.time) if self.prior_name == "temporal_gp"
                       else ReferencePrior(self.manifold))
-        self.kernel = make_kernel(self.kernel_name, self.manifold, N).to(**self._f)
+        self.kernel = make_kernel(self.kernel_name, self.manifold, N, ard=self.ard).to(**self._f)
         self.Z = torch.nn.Parameter(torch.zeros(self.n_inducing_, amb, **self._f))
         self.mean_const = torch.nn.Parameter(torch.zeros(N, **self._f))
         self.q_mu = torch.nn.Parameter(torch.zeros(N, self.n_inducing_, **self._f))
@@ -254,7 +268,7 @@ class MGPLVM(torch.nn.Module):
         """Samples g (K, B, amb) at times idx and the per-sample sum of log p(g) - log q(g)."""
         g, dist = latent.rsample(n_mc, idx, gen)
         logq = dist.log_prob(g)
-        if isinstance(prior, RandomWalkPrior):
+        if isinstance(prior, (RandomWalkPrior, TemporalGPPrior)):
             g_prev, _ = latent.rsample(n_mc, (idx - 1).clamp_min(0), gen)
             logp = prior.log_prob_terms(g, g_prev, idx)
         else:
@@ -504,7 +518,10 @@ class MGPLVM(torch.nn.Module):
         frozen, and the remaining neurons (or ``neurons``) are scored — the paper's
         cross-validation. Per time bin the score is
         :math:`\\log \\frac1S\\sum_s \\prod_n \\int p(y_n\\mid f) q(f_n\\mid g_s) df` with
-        g_s ~ q(g_t), summed over time bins.
+        g_s ~ q(g_t), summed over time bins. With ``prior="temporal_gp"`` the held-out latents
+        are inferred under the fitted temporal prior at the ``time`` coordinate of ``Y_test``
+        (pass a DataArray with it; an array is read as bins ``0, 1, ...``), so cross-validation
+        scores the model that was fitted.
 
         Returns
         -------
@@ -520,7 +537,7 @@ class MGPLVM(torch.nn.Module):
         return {
             "manifold": self.manifold.name, "likelihood": self.likelihood_name, "n_inducing": self.n_inducing_,
             "prior": self.prior_name, "kernel": self.kernel_name, "seed": self.seed, "init_scale": self.init_scale,
-            "init": self.init, "bound": self.bound,
+            "init": self.init, "bound": self.bound, "ard": self.ard,
             "dtype": str(self.dtype_).replace("torch.", ""), "n_time": self.n_time, "n_neurons": self.n_neurons,
             "neuron_names": self.neuron_names, "format": "neurolatent.MGPLVM/1",
         }
@@ -558,7 +575,8 @@ class MGPLVM(torch.nn.Module):
         prior = "random_walk" if cfg["prior"] == "gp" else cfg["prior"]  # files written before the rename
         model = cls(manifold, likelihood=cfg["likelihood"], n_inducing=cfg["n_inducing"], prior=prior,
                     kernel=cfg["kernel"], device=device, dtype=getattr(torch, cfg["dtype"]), seed=cfg["seed"],
-                    init_scale=cfg["init_scale"], init=cfg.get("init", "auto"), bound=cfg.get("bound", "svgp"))
+                    init_scale=cfg["init_scale"], init=cfg.get("init", "auto"), bound=cfg.get("bound", "svgp"),
+                    ard=cfg.get("ard", False))
         state = payload["state"]
         model._build(cfg["n_time"], cfg["n_neurons"], state["time"].numpy(), cfg["neuron_names"])
         model.load_state_dict(state)
