@@ -1,0 +1,171 @@
+"""GRU fixed points: mean-field phase diagram vs numerically found fixed points of finite GRUs.
+
+Quick tests use N <= 200; the N = 500 checks are ``slow``. Finite-N tolerances are argued beside
+each assertion.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from scipy import integrate, stats
+from scipy.special import expit, logit
+
+from neurolatent.theory import GRU, jacobian, sample_network
+from neurolatent.theory.gru_fixed_points import (PHASES, _moments, find_gru_fixed_points, gru_fixed_point_diagram,
+                                                 gru_static_solutions, slow_fraction_prediction, stability_index,
+                                                 zero_fp_slow_fraction)
+from neurolatent.theory.spectrum import _local
+
+matplotlib.use("Agg")
+
+
+def _quad(f):
+    return integrate.quad(lambda x: f(x) * stats.norm.pdf(x), -12, 12, limit=200, epsabs=1e-13)[0]
+
+
+def test_moments_match_scipy_quad():
+    m, d = GRU(g_r=3.0, g_h=2.5, b_r=0.7, b_h=0.3), 0.2
+    r2 = _quad(lambda y: expit(m.b_r + m.g_r * np.sqrt(d) * y) ** 2)
+    dr2 = _quad(lambda y: (expit(m.b_r + m.g_r * np.sqrt(d) * y) * (1 - expit(m.b_r + m.g_r * np.sqrt(d) * y))) ** 2)
+    sd = m.g_h * np.sqrt(r2 * d)
+    h2 = _quad(lambda x: np.tanh(m.b_h + sd * x) ** 2)
+    p2 = _quad(lambda x: (1 - np.tanh(m.b_h + sd * x) ** 2) ** 2)
+    got = np.array([v[0] for v in _moments(m, d)])
+    # trapezoid on 1801 nodes of a smooth integrand: agrees with adaptive quad to ~1e-10
+    np.testing.assert_allclose(got, [r2, dr2, h2, p2], rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("g_h,g_r,b_r", [(2.5, 1.0, 0.0), (3.0, 4.0, -0.5), (1.9, 6.0, 0.5)])
+def test_small_delta_expansion(g_h, g_r, b_r):
+    """F(Δ)/Δ = g_h²σ(b_r)² - 1 + Δ[½ g_h² g_r² (σ²)''(b_r) - 2 g_h⁴ σ(b_r)⁴] + O(Δ²) (module docstring)."""
+    m = GRU(g_r=g_r, g_h=g_h, b_r=b_r)
+    s = expit(b_r)
+    sig2_dd = 2 * (s * (1 - s)) ** 2 + 2 * s * s * (1 - s) * (1 - 2 * s)  # (σ²)'' = 2σ'² + 2σσ''
+    c0, c1 = g_h ** 2 * s ** 2 - 1, 0.5 * g_h ** 2 * g_r ** 2 * sig2_dd - 2 * g_h ** 4 * s ** 4
+    d = np.array([1e-4, 2e-4])
+    F = _moments(m, d)[2] / d - 1
+    slope = (F[1] - F[0]) / (d[1] - d[0])
+    assert abs(F[0] - (c0 + c1 * d[0])) < 1e-5  # O(Δ²) remainder ~ 1e-8 times O(10-100) coefficients
+    assert abs(slope - c1) < 0.01 * max(1.0, abs(c1))  # finite-difference slope: O(Δ) ~ 1e-4 relative error
+
+
+def test_reset_bias_boundary_is_g_h_sigma_b_r_equal_one():
+    """Zero FP stable iff g_h σ(b_r) < 1; the nonzero branch is born there (g_r small: continuous)."""
+    g_h = 3.0
+    b_star = float(logit(1 / g_h))
+    below = gru_static_solutions(GRU(g_h=g_h, b_r=b_star - 0.05))
+    above = gru_static_solutions(GRU(g_h=g_h, b_r=b_star + 0.05))
+    assert [s.delta_h for s in below] == [0.0] and below[0].stable
+    assert len(above) == 2 and not above[0].stable
+    assert 0 < above[1].delta_h < 0.05  # continuous birth: small just above the line
+    np.testing.assert_allclose(above[0].stability_index, (g_h * expit(b_star + 0.05)) ** 2, rtol=1e-12)
+
+
+def test_reset_gain_creates_complexity_below_the_instability():
+    """g_h = 1.95 < 2 (zero FP stable): no nonzero solution at g_r = 2 (< 2√2), a saddle-node pair
+    (two nonzero solutions, both unstable) at g_r = 8 — topological complexity set by the reset gate."""
+    low = gru_static_solutions(GRU(g_h=1.95, g_r=2.0))
+    high = gru_static_solutions(GRU(g_h=1.95, g_r=8.0))
+    assert len(low) == 1 and low[0].stable
+    assert len(high) == 3 and high[0].stable and not any(s.stable for s in high[1:])
+    assert high[1].delta_h < high[2].delta_h
+
+
+@pytest.mark.parametrize("kw", [dict(g_h=3.0), dict(g_h=2.2, g_r=3.0, b_r=1.0), dict(g_h=1.95, g_r=8.0),
+                                dict(g_h=4.0, b_h=0.3, g_z=2.0, b_z=-2.0)])
+def test_stability_index_is_rho_T_at_one(kw):
+    """The closed-form c against ρ(T(1)) of spectrum.py's GRU T-matrix (independent code) on
+    fixed-point site samples: ρ = (a + √(a² + 4b))/2 with a = g_h²⟨r²⟩⟨(1-h²)²⟩, b = c - a; and
+    on the unit circle ρ(T) is largest at λ = 1 (so stability iff c < 1, whatever the z gate)."""
+    m = GRU(**kw)
+    for sol in gru_static_solutions(m):
+        d = sol.delta_h
+        rng = np.random.default_rng(0)
+        n = 40_000
+        r2 = _moments(m, d)[0][0]
+        ar = m.b_r + m.g_r * np.sqrt(d) * rng.standard_normal(n)
+        ah = m.b_h + m.g_h * np.sqrt(r2 * d) * rng.standard_normal(n)
+        az = m.b_z + m.g_z * np.sqrt(d) * rng.standard_normal(n)
+        _, rho = _local(m, {"h": np.tanh(ah), "ah": ah, "ar": ar, "az": az})
+        c = float(stability_index(m, d)[0])
+        a = m.g_h ** 2 * r2 * _moments(m, d)[3][0]
+        pred = (a + np.sqrt(a * a + 4 * (c - a))) / 2
+        # Monte Carlo averages of n = 4e4 samples: relative error ~ 1/√n ≈ 0.5%, bound at 3%
+        np.testing.assert_allclose(rho(np.array([1.0 + 0j]))[0], pred, rtol=0.03)
+        theta = np.linspace(0.05, np.pi, 24)
+        assert np.all(rho(np.exp(1j * theta)) <= rho(np.array([1.0 + 0j]))[0] + 1e-9)
+
+
+def test_zero_fp_slow_fraction_against_circular_law_and_network():
+    """Fraction of zero-FP eigenvalues within ε of 1 vs b_z: circular law vs N = 200 networks."""
+    m0 = GRU(g_h=1.5, b_r=0.0)
+    eps, N = 0.05, 200
+    net = sample_network(m0, N, [0, 1], dtype=torch.float64)
+    for b_z in (-5.0, -4.0, -3.0, -2.0, 0.0):
+        m = dataclasses.replace(m0, b_z=b_z)
+        net_m = dataclasses.replace(net, model=m)
+        ev = torch.linalg.eigvals(jacobian(net_m, torch.zeros(2, N, dtype=torch.float64))).numpy()
+        meas = float(np.mean(np.abs(ev - 1) < eps))
+        pred = zero_fp_slow_fraction(m, eps)
+        # 400 eigenvalues: binomial sd ≤ 0.025, plus the N^-1/2 blur of the disk edge: bound 0.08
+        assert abs(meas - pred) < 0.08, (b_z, meas, pred)
+        s = expit(b_z)
+        # rightmost (real) edge 1 - s(1 - g_h σ(b_r)): finite-N edge fluctuations ~ R N^-1/2
+        np.testing.assert_allclose(np.abs(ev).max(), 1 - s + s * 1.5 * 0.5, atol=3 * s * 0.75 / np.sqrt(N))
+    assert zero_fp_slow_fraction(dataclasses.replace(m0, b_z=-8.0), eps) == 1.0  # closed gate: all slow
+    assert zero_fp_slow_fraction(m0, eps) == 0.0  # disk centred 0.5, radius 0.375: far from 1
+
+
+def test_update_gate_shifts_no_boundary():
+    base = gru_fixed_point_diagram(GRU(g_h=2.5), {"b_r": [-2.0, 0.0], "g_r": [1.0, 8.0]})
+    closed = gru_fixed_point_diagram(GRU(g_h=2.5, b_z=-5.0, g_z=3.0), {"b_r": [-2.0, 0.0], "g_r": [1.0, 8.0]})
+    for v in ("n_solutions", "phase", "delta_h", "stability_index"):
+        np.testing.assert_array_equal(base[v].values, closed[v].values)
+    assert (closed.zero_rightmost.values < 1).sum() == (base.zero_rightmost.values < 1).sum()
+
+
+def test_diagram_dataset_and_figure(tmp_path):
+    from neurolatent.plotting.gru_fixed_points import plot_gru_phase_diagram
+
+    ds = gru_fixed_point_diagram(GRU(g_h=1.9), {"b_r": np.linspace(-1, 1.5, 4), "g_r": [1.0, 10.0, 20.0]})
+    assert ds.phase.dims == ("b_r", "g_r") and ds.delta_h.dims == ("b_r", "g_r", "branch")
+    assert all("units" in ds[v].attrs and "long_name" in ds[v].attrs for v in ds.data_vars)
+    assert ds.attrs["model_g_h"] == 1.9 and "model_b_r" not in ds.attrs
+    assert set(np.unique(ds.phase.values)) <= set(range(len(PHASES)))
+    # count consistent with the branch arrays
+    np.testing.assert_array_equal(ds.n_nonzero.values, np.isfinite(ds.delta_h.values).sum(-1))
+    ds.to_netcdf(tmp_path / "gru.nc")
+    ax = plot_gru_phase_diagram(ds, found=[(10.0, 0.0, 2, False)])
+    assert "g_h=1.9" in ax.get_title()
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="exactly two GRU parameters"):
+        gru_fixed_point_diagram(GRU(), {"b_r": [0.0], "alpha": [1.0]})
+    with pytest.raises(TypeError, match="GRU"):
+        gru_static_solutions("gru")
+
+
+def test_found_fixed_points_small_network():
+    """N = 150, seed 0: zero-only below the line, a nonzero unstable fixed point above it."""
+    fp = find_gru_fixed_points(GRU(g_h=1.5), N=150, seed=0, n_starts=4)
+    assert np.allclose(fp.q, 0) and fp.spectral_radius[0] < 1  # predicted: zero only, stable (c = 0.5625)
+    m = GRU(g_h=3.0)
+    pred = gru_static_solutions(m)[1]
+    fp = find_gru_fixed_points(m, N=150, seed=0, n_starts=6)
+    nz = fp.q > 1e-8
+    assert nz.any(), "no nonzero fixed point found at g_h = 3"
+    assert np.all(fp.residual < 1e-10)
+    # q of one fixed point fluctuates by ~ sqrt(2/N) Δ ≈ 0.04 at N = 150, and found points are not
+    # a uniform sample of all fixed points: 30% band around the mean-field Δ_h = 0.380
+    assert np.all(np.abs(fp.q[nz] - pred.delta_h) < 0.3 * pred.delta_h), (fp.q, pred.delta_h)
+    assert np.all(fp.spectral_radius[nz] > 1)  # predicted unstable (c = 1.25)
+    # the update gate moves no fixed point but piles eigenvalues at 1
+    closed = fp.with_model(dataclasses.replace(m, b_z=-6.0))
+    assert np.all(closed.slow_fraction(0.05)[nz] > fp.slow_fraction(0.05)[nz])
+    with pytest.raises(ValueError, match="only g_z, b_z"):
+        fp.with_model(GRU(g_h=2.0))
