@@ -67,7 +67,8 @@ from .models import GRU
 from .simulate import jacobian, sample_network
 
 __all__ = ["GRUStaticSolution", "gru_static_solutions", "gru_fixed_point_diagram", "FoundFixedPoints",
-           "find_gru_fixed_points", "zero_fp_slow_fraction", "slow_fraction_prediction", "PHASES"]
+           "find_gru_fixed_points", "fixed_point_samples", "fixed_point_spectrum",
+           "stability_index", "zero_fp_slow_fraction", "slow_fraction_prediction", "PHASES"]
 
 # standard-normal quadrature: trapezoid on a uniform grid (smooth integrands; widths >= 1/g_h)
 _X = np.linspace(-9.0, 9.0, 1801)
@@ -203,6 +204,38 @@ def slow_fraction_prediction(model: GRU, delta_h: float, eps: float) -> float:
     if sd == 0:
         return float(expit(mu) < eps)
     return float(ndtr((logit(eps) - mu) / sd))
+
+
+def fixed_point_samples(model: GRU, delta_h: float, n: int = 4000, seed: int = 0) -> dict:
+    """Site samples ``{h, az, ar, ah}`` (``n`` each) of a mean-field fixed point of variance ``delta_h``.
+
+    ``a_r ~ N(b_r, g_r² Δ)``, ``a_h ~ N(b_h, g_h² ⟨r²⟩ Δ)``, ``h = tanh(a_h)``, ``a_z ~ N(b_z, g_z² Δ)``,
+    all independent (large N); the input format of :func:`jacobian_spectrum`.
+    """
+    _check_gru(model)
+    rng = np.random.default_rng(seed)
+    d = float(delta_h)
+    r2 = float(_moments(model, d)[0][0])
+    ah = model.b_h + model.g_h * np.sqrt(r2 * d) * rng.standard_normal(n)
+    return {"h": np.tanh(ah), "ah": ah, "ar": model.b_r + model.g_r * np.sqrt(d) * rng.standard_normal(n),
+            "az": model.b_z + model.g_z * np.sqrt(d) * rng.standard_normal(n)}
+
+
+def fixed_point_spectrum(model: GRU, delta_h: float, eps: float = 0.05, n: int = 4000, seed: int = 0,
+                         n_angles: int = 32):
+    """Predicted Jacobian support at a mean-field fixed point (:func:`jacobian_spectrum` on
+    :func:`fixed_point_samples`): ``.spectral_radius`` (stable iff < 1), ``.rightmost``, ``.boundary``.
+
+    Examples
+    --------
+    >>> p = fixed_point_spectrum(GRU(g_h=1.0, b_h=1.0), gru_static_solutions(GRU(g_h=1.0, b_h=1.0))[0].delta_h)
+    >>> bool(p.spectral_radius < 1)
+    True
+    """
+    from .spectrum import jacobian_spectrum
+
+    return jacobian_spectrum(model, samples=fixed_point_samples(model, delta_h, n, seed), eps=eps,
+                             n_samples=n, n_angles=n_angles, seed=seed)
 
 
 def gru_fixed_point_diagram(model: GRU, axes: dict, eps: float = 0.05, n_grid: int = 200,
