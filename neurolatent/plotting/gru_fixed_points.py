@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.patches import Patch
 
-__all__ = ["plot_gru_phase_diagram", "plot_gru_slow_modes"]
+__all__ = ["plot_gru_phase_diagram", "plot_gru_slow_modes", "gru_fixed_point_figure"]
 
 _COLOURS = ("#4c72b0", "#dd8452", "#c44e52", "#55a868")  # one per phase code (categorical)
 
@@ -78,3 +78,36 @@ def plot_gru_slow_modes(b_z, predicted, measured=None, ax=None, label="", eps=No
            ylim=(-0.02, 1.02))
     ax.legend(fontsize=8)
     return ax
+
+
+def gru_fixed_point_figure(ds, slow=None, found=None, path=None):
+    """Phase diagram (left) and, if ``slow`` is given, the slow-mode fractions (right).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        From :func:`gru_fixed_point_diagram`.
+    slow : dict, optional
+        ``{"b_z": (K,), "predicted": (K,) or (K, M), "measured": (K,) or (K, M), "eps": float}``.
+    found : list, optional
+        Passed to :func:`plot_gru_phase_diagram`.
+    path : str or Path, optional
+        Where to save the PNG (written atomically).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .._utils import atomic_path
+
+    n = 2 if slow is not None else 1
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4.4), squeeze=False)
+    plot_gru_phase_diagram(ds, ax=axes[0, 0], found=found)
+    if slow is not None:
+        plot_gru_slow_modes(slow["b_z"], slow["predicted"], slow.get("measured"), ax=axes[0, 1], eps=slow.get("eps"))
+        axes[0, 1].set_title("update gate: eigenvalues piling up at λ = 1", fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=120)
+    return fig

@@ -68,7 +68,7 @@ from .simulate import jacobian, sample_network
 
 __all__ = ["GRUStaticSolution", "gru_static_solutions", "gru_fixed_point_diagram", "FoundFixedPoints",
            "find_gru_fixed_points", "fixed_point_samples", "fixed_point_spectrum",
-           "stability_index", "zero_fp_slow_fraction", "slow_fraction_prediction", "PHASES"]
+           "stability_index", "nonzero_onset", "zero_fp_slow_fraction", "slow_fraction_prediction", "PHASES"]
 
 # standard-normal quadrature: trapezoid on a uniform grid (smooth integrands; widths >= 1/g_h)
 _X = np.linspace(-9.0, 9.0, 1801)
@@ -204,6 +204,31 @@ def slow_fraction_prediction(model: GRU, delta_h: float, eps: float) -> float:
     if sd == 0:
         return float(expit(mu) < eps)
     return float(ndtr((logit(eps) - mu) / sd))
+
+
+def nonzero_onset(model: GRU, param: str, lo: float, hi: float, tol: float = 1e-4, n_grid: int = 200) -> float:
+    """Value of one GRU parameter at which nonzero static solutions appear, by bisection.
+
+    Assumes none exist at ``param = lo`` and some at ``hi`` (checked; ``ValueError`` otherwise).
+    With ``param="b_r"`` and a small reset gain this is the continuous line
+    ``b_r* = logit(1/g_h)``; with ``param="g_r"`` at ``g_h < 2`` it is the saddle-node
+    (discontinuous) line ``g_r*(g_h)``, which tends to ``2√2`` as ``g_h → 2`` (module docstring).
+
+    Examples
+    --------
+    >>> round(nonzero_onset(GRU(g_h=3.0), "b_r", -3.0, 1.0), 3)   # logit(1/3) = -0.693
+    -0.693
+    """
+    _check_gru(model)
+    has = lambda v: any(s.delta_h > 0 for s in gru_static_solutions(  # noqa: E731
+        dataclasses.replace(model, **{param: float(v)}), n_grid=n_grid))
+    if has(lo) or not has(hi):
+        raise ValueError(f"nonzero_onset needs no nonzero solution at {param}={lo} and one at {param}={hi}; "
+                         "widen or swap the bracket")
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if has(mid) else (mid, hi)
+    return 0.5 * (lo + hi)
 
 
 def fixed_point_samples(model: GRU, delta_h: float, n: int = 4000, seed: int = 0) -> dict:

@@ -142,6 +142,12 @@ def test_diagram_dataset_and_figure(tmp_path):
     ds.to_netcdf(tmp_path / "gru.nc")
     ax = plot_gru_phase_diagram(ds, found=[(10.0, 0.0, 2, False)])
     assert "g_h=1.9" in ax.get_title()
+    from neurolatent.plotting.gru_fixed_points import gru_fixed_point_figure
+
+    bz = np.array([-4.0, -2.0, 0.0])
+    fig = gru_fixed_point_figure(ds, slow={"b_z": bz, "predicted": [0.9, 0.1, 0.0], "eps": 0.05},
+                                 path=tmp_path / "gru.png")
+    assert (tmp_path / "gru.png").stat().st_size > 0 and len(fig.axes) == 2
 
 
 def test_bad_input():
@@ -287,3 +293,20 @@ def test_n500_update_gate_slow_modes(fp_g3):
 def test_n500_complexity_region_fixed_points_found():
     fp = find_gru_fixed_points(GRU(g_h=1.95, g_r=8.0), N=N_BIG, seed=0, n_starts=4)
     assert (fp.q > 1e-8).any()
+
+
+def test_onset_lines_reset_bias_and_gain():
+    """b_r*: the continuous line logit(1/g_h). g_r*(g_h) (saddle-node, g_h < 2): → 2√2 as g_h → 2 with
+    g_r* - 2√2 ∝ √(2 - g_h) (the quadratic small-Δ expansion: the saddle-node needs c1² = 4|c0|c2, c0 ∝ 2 - g_h)."""
+    from neurolatent.theory.gru_fixed_points import nonzero_onset
+
+    for g_h in (2.5, 4.0):
+        # bisection tolerance 1e-4 on b_r
+        assert abs(nonzero_onset(GRU(g_h=g_h), "b_r", -4.0, 1.0) - logit(1 / g_h)) < 2e-4
+    d1 = nonzero_onset(GRU(g_h=1.99), "g_r", 0.5, 30.0, tol=1e-3) - 2 * np.sqrt(2)
+    d2 = nonzero_onset(GRU(g_h=1.999), "g_r", 0.5, 30.0, tol=1e-3) - 2 * np.sqrt(2)
+    assert 0 < d2 < d1 < 1
+    # √10 = 3.16 for the square-root law; measured 3.5 (higher orders at 2 - g_h = 0.01): 20% band
+    assert abs(d1 / d2 - np.sqrt(10)) < 0.2 * np.sqrt(10)
+    with pytest.raises(ValueError, match="bracket"):
+        nonzero_onset(GRU(g_h=3.0), "b_r", 0.0, 1.0)
