@@ -264,7 +264,8 @@ def fixed_point_spectrum(model: GRU, delta_h: float, eps: float = 0.05, n: int =
 
 
 def gru_fixed_point_diagram(model: GRU, axes: dict, eps: float = 0.05, n_grid: int = 200,
-                            max_branches: int = 3, progress: bool = False, callback=None):
+                            max_branches: int = 3, spectra: bool = False, progress: bool = False,
+                            callback=None):
     """Mean-field phase diagram of the GRU's fixed points over two of its parameters.
 
     Parameters
@@ -277,6 +278,9 @@ def gru_fixed_point_diagram(model: GRU, axes: dict, eps: float = 0.05, n_grid: i
         Radius around λ = 1 for the slow-mode fractions.
     max_branches : int
         Nonzero solutions kept per point (sorted by Δ_h; more raise ``RuntimeError``).
+    spectra : bool
+        Also predict the spectral radius of each nonzero branch (:func:`fixed_point_spectrum`
+        with 1000 site samples; ~0.5 s per branch). Stability itself never needs it (``c < 1``).
     progress, callback
         tqdm bar; ``callback(index, solutions)`` after each point.
 
@@ -287,7 +291,8 @@ def gru_fixed_point_diagram(model: GRU, axes: dict, eps: float = 0.05, n_grid: i
         Variables: ``n_solutions``, ``n_nonzero``, ``phase`` (codes of :data:`PHASES`),
         ``zero_exists``, ``zero_stability_index`` (``g_h σ(b_r)`` squared), ``zero_rightmost``
         (rightmost eigenvalue of the zero point), ``zero_slow_fraction``, ``delta_h``,
-        ``stability_index``, ``stable``, ``slow_fraction`` (per branch, NaN where absent).
+        ``stability_index``, ``stable``, ``slow_fraction``, ``spectral_radius`` (per branch, NaN
+        where absent or not computed).
         Attrs carry the base model's parameters.
 
     Examples
@@ -312,7 +317,8 @@ def gru_fixed_point_diagram(model: GRU, axes: dict, eps: float = 0.05, n_grid: i
     n_nz = np.zeros(shape, int)
     phase = np.zeros(shape, int)
     zero_exists = np.zeros(shape, bool)
-    br = {k: np.full(shape + (max_branches,), np.nan) for k in ("delta_h", "stability_index", "slow_fraction")}
+    br = {k: np.full(shape + (max_branches,), np.nan)
+          for k in ("delta_h", "stability_index", "slow_fraction", "spectral_radius")}
     stable = np.zeros(shape + (max_branches,), bool)
     idx = [(i, j) for i in range(shape[0]) for j in range(shape[1])]
     for i, j in tqdm(idx, disable=not progress, desc="GRU fixed points"):
@@ -332,6 +338,9 @@ def gru_fixed_point_diagram(model: GRU, axes: dict, eps: float = 0.05, n_grid: i
         for k, s in enumerate(nz):
             br["delta_h"][i, j, k], br["stability_index"][i, j, k] = s.delta_h, s.stability_index
             br["slow_fraction"][i, j, k] = slow_fraction_prediction(m, s.delta_h, eps)
+            if spectra:
+                br["spectral_radius"][i, j, k] = fixed_point_spectrum(m, s.delta_h, eps, n=1000,
+                                                                      n_angles=16).spectral_radius
             stable[i, j, k] = s.stable
         zero_stable = bool(zero and zero[0].stable)
         if any(s.stable for s in nz):
@@ -363,10 +372,11 @@ def gru_fixed_point_diagram(model: GRU, axes: dict, eps: float = 0.05, n_grid: i
         "stability_index": var(bdims, br["stability_index"], "rho(T(1)) criterion c; stable iff c < 1"),
         "stable": var(bdims, stable, "nonzero fixed point predicted stable"),
         "slow_fraction": var(bdims, br["slow_fraction"], f"predicted fraction of eigenvalues within {eps} of 1"),
+        "spectral_radius": var(bdims, br["spectral_radius"], "predicted spectral radius of the Jacobian"),
     }, coords=coords)
     ds.attrs.update({f"model_{k}": (v if isinstance(v, str) else float(v))
                      for k, v in dataclasses.asdict(model).items() if k not in names})
-    ds.attrs.update(model="GRU", eps=float(eps), n_grid=int(n_grid),
+    ds.attrs.update(model="GRU", eps=float(eps), n_grid=int(n_grid), spectra=int(spectra),
                     reference="Can, Krishnamurthy & Schwab, MSML 2020 (arXiv 2002.00025)")
     return ds
 
