@@ -74,7 +74,7 @@ from .models import GRU
 from .simulate import jacobian, sample_network
 
 __all__ = ["GRUStaticSolution", "gru_static_solutions", "gru_fixed_point_diagram", "FoundFixedPoints",
-           "find_gru_fixed_points", "fixed_point_samples", "fixed_point_spectrum",
+           "find_gru_fixed_points", "continue_fixed_points", "fixed_point_samples", "fixed_point_spectrum",
            "stability_index", "nonzero_onset", "zero_fp_slow_fraction", "slow_fraction_prediction", "PHASES"]
 
 # standard-normal quadrature: trapezoid on a uniform grid (smooth integrands; widths >= 1/g_h)
@@ -450,6 +450,41 @@ def _eigs(net, states):
     return torch.linalg.eigvals(jacobian(one, x)).numpy()
 
 
+def _residual(model: GRU, net):
+    """``G(h) = h - h̃(h)`` and its Jacobian for the (single) network ``net`` with ``model``'s biases."""
+    Ur = net.weights["Ur"][0].numpy()
+    Uh = net.weights["Uh"][0].numpy()
+    eye = np.eye(net.N)
+
+    def G(h):
+        r = expit(Ur @ h + model.b_r)
+        ht = np.tanh(Uh @ (r * h) + model.b_h)
+        return h - ht, r, ht
+
+    def DG(h, r, ht):
+        inner = np.diag(r) + (h * r * (1 - r))[:, None] * Ur
+        return eye - (1 - ht ** 2)[:, None] * (Uh @ inner)
+
+    return G, DG
+
+
+def _newton(G, DG, h, max_step, tol, max_iter):
+    """Step-capped Newton; returns ``(h, converged)``."""
+    h = h.copy()
+    g, r, ht = G(h)
+    for _ in range(max_iter):
+        if not np.abs(g).max() >= tol:  # converged (or NaN: stop)
+            break
+        try:
+            d = np.linalg.solve(DG(h, r, ht), -g)
+        except np.linalg.LinAlgError:
+            break
+        size = np.linalg.norm(d) / np.sqrt(len(h))
+        h = h + (d * (max_step / size) if size > max_step else d)
+        g, r, ht = G(h)
+    return h, bool(np.abs(g).max() < tol)
+
+
 def find_gru_fixed_points(model: GRU, N: int, seed: int = 0, n_starts: int = 30, init_stds=(0.3, 0.6),
                           from_trajectory: bool = True, max_step: float = 0.15, tol: float = 1e-10,
                           max_iter: int = 200, dedup_tol: float = 1e-4, include_zero: bool = True,
@@ -493,18 +528,7 @@ def find_gru_fixed_points(model: GRU, N: int, seed: int = 0, n_starts: int = 30,
 
     _check_gru(model)
     net = sample_network(model, N, [seed], dtype=torch.float64)
-    Ur = net.weights["Ur"][0].numpy()
-    Uh = net.weights["Uh"][0].numpy()
-    eye = np.eye(N)
-
-    def G(h):
-        r = expit(Ur @ h + model.b_r)
-        ht = np.tanh(Uh @ (r * h) + model.b_h)
-        return h - ht, r, ht
-
-    def DG(h, r, ht):
-        inner = np.diag(r) + (h * r * (1 - r))[:, None] * Ur
-        return eye - (1 - ht ** 2)[:, None] * (Uh @ inner)
+    G, DG = _residual(model, net)
 
     rng = np.random.default_rng(seed + 1)
     n_traj = n_starts // 2 if from_trajectory else 0
@@ -517,19 +541,8 @@ def find_gru_fixed_points(model: GRU, N: int, seed: int = 0, n_starts: int = 30,
     starts += [init_stds[k % len(init_stds)] * rng.standard_normal(N) for k in range(n_starts - n_traj)]
     found, n_conv = [], 0
     for k, h in enumerate(tqdm(starts, disable=not progress, desc="Newton starts")):
-        h = h.copy()
-        g, r, ht = G(h)
-        for _ in range(max_iter):
-            if not np.abs(g).max() >= tol:  # converged (or NaN: stop)
-                break
-            try:
-                d = np.linalg.solve(DG(h, r, ht), -g)
-            except np.linalg.LinAlgError:
-                break
-            size = np.linalg.norm(d) / np.sqrt(N)
-            h = h + (d * (max_step / size) if size > max_step else d)
-            g, r, ht = G(h)
-        if np.abs(g).max() < tol:
+        h, ok = _newton(G, DG, h, max_step, tol, max_iter)
+        if ok:
             n_conv += 1
             if not any(np.linalg.norm(h - f) < dedup_tol * np.sqrt(N) for f in found):
                 found.append(h)
@@ -538,3 +551,71 @@ def find_gru_fixed_points(model: GRU, N: int, seed: int = 0, n_starts: int = 30,
     states = np.array(sorted(found, key=lambda v: float(np.mean(v ** 2)))).reshape(-1, N)
     res = np.array([np.abs(G(h)[0]).max() for h in states])
     return FoundFixedPoints(states, np.mean(states ** 2, axis=1), res, _eigs(net, states), len(starts), n_conv, net)
+
+
+def continue_fixed_points(found: FoundFixedPoints, models, max_step: float = 0.15, tol: float = 1e-10,
+                          max_iter: int = 60) -> list:
+    """Follow found fixed points along a path of models (natural-parameter continuation).
+
+    The network keeps its standard-normal weight draws; each model rescales them by its gains
+    (as :func:`sample_network` with the same seed does) and takes its biases. At every model the
+    previous solutions are corrected by Newton, halving the parameter step (up to 2⁶ substeps)
+    where Newton fails; a branch that still fails (a fold) or merges with another is dropped.
+
+    Parameters
+    ----------
+    found : FoundFixedPoints
+    models : sequence of GRU
+        The path, e.g. ``[GRU(g_h=g, g_r=20) for g in np.linspace(2.5, 1.9, 13)]``.
+
+    Returns
+    -------
+    list of FoundFixedPoints, one per model (``n_starts`` = branches carried in).
+
+    Examples
+    --------
+    >>> fp = find_gru_fixed_points(GRU(g_h=1.5), N=40, n_starts=2)
+    >>> [len(f.q) for f in continue_fixed_points(fp, [GRU(g_h=1.4), GRU(g_h=1.3)])]
+    [1, 1]
+    """
+    base = found.network
+    old = base.model
+
+    def network(m):
+        _check_gru(m)
+        W = {}
+        for name, gain in (("Uz", "g_z"), ("Ur", "g_r"), ("Uh", "g_h")):
+            g_old, g_new = getattr(old, gain), getattr(m, gain)
+            if g_old == 0 and g_new != 0:
+                raise ValueError(f"cannot continue from {gain} = 0 (the weights are zero); start from {gain} > 0")
+            W[name] = base.weights[name] * (g_new / g_old if g_old else 0.0)
+        return dataclasses.replace(base, model=m, weights=W)
+
+    fields = ("g_z", "g_r", "g_h", "b_z", "b_r", "b_h")
+
+    def track(h, m0, m1, depth):
+        """Newton at m1 from h (solution at m0); on failure, go through the midpoint (<= 2^6 substeps)."""
+        G, DG = _residual(m1, network(m1))
+        h1, ok = _newton(G, DG, h, max_step, tol, max_iter)
+        if ok or depth == 0:
+            return h1, ok
+        mid = dataclasses.replace(m1, **{f: 0.5 * (getattr(m0, f) + getattr(m1, f)) for f in fields})
+        hm, ok = track(h, m0, mid, depth - 1)
+        return track(hm, mid, m1, depth - 1) if ok else (hm, False)
+
+    states, out, prev = found.states, [], old
+    for m in models:
+        net = network(m)
+        G, _ = _residual(m, net)
+        kept = []
+        for h0 in states:
+            h, ok = track(h0, prev, m, 6)
+            if ok and not any(np.linalg.norm(h - f) < 1e-4 * np.sqrt(net.N) for f in kept):
+                kept.append(h)
+        n_in = len(states)
+        states = np.array(kept).reshape(-1, net.N)
+        res = np.array([np.abs(G(h)[0]).max() for h in states])
+        out.append(FoundFixedPoints(states, np.mean(states ** 2, axis=1), res, _eigs(net, states), n_in,
+                                    len(states), net))
+        prev = m
+    return out

@@ -314,3 +314,45 @@ def test_onset_lines_reset_bias_and_gain():
     assert abs(d1 / d2 - np.sqrt(10)) < 0.2 * np.sqrt(10)
     with pytest.raises(ValueError, match="bracket"):
         nonzero_onset(GRU(g_h=3.0), "b_r", 0.0, 1.0)
+
+
+def _follow_reset_bias(fp, b_rs):
+    from neurolatent.theory.gru_fixed_points import continue_fixed_points
+
+    models = [GRU(g_h=3.0, b_r=float(b)) for b in b_rs]
+    pred = [max(s.delta_h for s in gru_static_solutions(m)) for m in models]
+    found = [f.q[f.q > 1e-8] for f in continue_fixed_points(fp, models)]
+    return np.array(pred), found
+
+
+def test_found_branches_follow_reset_bias_and_vanish_below_the_line():
+    """N = 150, g_h = 3: nonzero fixed points found at b_r = 0, followed by continuation down in
+    b_r. Measured (seed 0): max q = 0.325, 0.293, 0.262 vs Δ_h = 0.347, 0.309, 0.266 at
+    b_r = -0.1, -0.2, -0.3; the last branch merges into zero between b_r = -0.7 and -0.8
+    (predicted line logit(1/3) = -0.69)."""
+    fp = find_gru_fixed_points(GRU(g_h=3.0), N=150, seed=0, n_starts=8, include_zero=False)
+    b_rs = np.round(np.arange(-0.1, -1.51, -0.1), 2)
+    pred, found = _follow_reset_bias(fp, b_rs)
+    for k in range(3):
+        # one fixed point's q fluctuates by ~ sqrt(2/N) Δ_h ≈ 0.04 at N = 150; bound 0.06
+        assert found[k].size and abs(found[k].max() - pred[k]) < 0.06, (b_rs[k], found[k], pred[k])
+    assert all(f.size == 0 for f, b in zip(found, b_rs) if b <= -1.0)  # predicted: none below the line
+    last = max(b for f, b in zip(found, b_rs) if f.size == 0)
+    # finite-N shift of the line: the zero point's edge moves by ~ R N^-1/2 ≈ 0.08 in g_h σ(b_r),
+    # i.e. ~0.3 in b_r near -0.69: bound 0.35
+    assert abs(last - logit(1 / 3)) < 0.35
+
+
+@pytest.mark.slow
+def test_n500_found_branches_follow_reset_bias(fp_g3):
+    """As above at N = 500 (the 3 nonzero points of seed 0). Measured: one branch survives the first
+    step, q = 0.245, 0.209, 0.162, 0.112 at b_r = -0.1 ... -0.4 (Δ_h = 0.347 ... 0.215, i.e. this
+    branch has q ~ 0.7 Δ_h, like the low-q points of the xfail above), and it folds between
+    b_r = -0.4 and -0.5, before the predicted line -0.69; none below."""
+    b_rs = np.round(np.arange(-0.1, -1.01, -0.1), 2)
+    pred, found = _follow_reset_bias(fp_g3, b_rs)
+    print("b_r", b_rs.tolist(), "pred", np.round(pred, 3).tolist(), "found", [np.round(f, 3).tolist() for f in found])
+    assert all(f.size == 0 for f, b in zip(found, b_rs) if b <= -1.0)
+    last = max(b for f, b in zip(found, b_rs) if f.size == 0)
+    # N^-1/2 edge shift ≈ 0.17 in b_r at N = 500, and the followed branch is a low-q one: 0.25
+    assert abs(last - logit(1 / 3)) < 0.25
