@@ -292,8 +292,11 @@ def test_n500_update_gate_slow_modes(fp_g3):
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason="saddle-node region g_h = 1.95, g_r = 8 (zero FP stable, nonzero "
-                   "static solutions Delta_h = 0.0043 and 0.197 predicted): at N = 500 Newton from 10 "
-                   "starts converged only to the zero fixed point (1 of 11 starts converged).")
+                   "static solutions Delta_h = 0.0043 and 0.197, c = 1.06 and 1.63, predicted): at N = 500 "
+                   "Newton converged only to zero (1 of 11 starts with n_starts = 10; this test uses 4). "
+                   "N = 100/200 at (1.95, 20) and (1.9, 30): zero only, except one q = 0.010 point at N = 100. "
+                   "Continuation of a found g_h = 3 branch (N = 150) to g_r = 8 then down in g_h folds "
+                   "between g_h = 2.55 and 2.5, before reaching the region.")
 def test_n500_complexity_region_fixed_points_found():
     fp = find_gru_fixed_points(GRU(g_h=1.95, g_r=8.0), N=N_BIG, seed=0, n_starts=4)
     assert (fp.q > 1e-8).any()
