@@ -30,6 +30,8 @@ What was checked of ``GATED_RNN_NOTES.md`` (tests in ``tests/theory``):
 """
 from .dmft import DMFTConvergenceError, DMFTResult, dmft
 from .fixed_points import StaticSolution, fixed_point_dmft
+from .gru_fixed_points import (continue_fixed_points, find_gru_fixed_points, gru_fixed_point_diagram,
+                               gru_static_solutions)
 from .lyapunov import LyapunovResult, lyapunov_max, lyapunov_spectrum
 from .models import GRU, LSTM, GatedRNN, VanillaRNN, model_from_name
 from .phase_diagram import parse_grid, phase_diagram
@@ -41,3 +43,4 @@ __all__ = ["VanillaRNN", "GatedRNN", "GRU", "LSTM", "model_from_name", "simulate
            "dmft", "DMFTResult", "DMFTConvergenceError", "fixed_point_dmft", "StaticSolution",
            "jacobian_spectrum", "empirical_spectrum", "SpectrumPrediction", "EmpiricalSpectrum",
            "phase_diagram", "parse_grid"]
+__all__ += ["gru_static_solutions", "gru_fixed_point_diagram", "find_gru_fixed_points", "continue_fixed_points"]
