@@ -133,7 +133,10 @@ def phase_diagram(model_factory, grid: dict, quantities=("zero_fp_stable", "n_st
     Returns
     -------
     xarray.Dataset
-        One variable per quantity with dims = grid names; ``attrs`` record the version.
+        One variable per quantity with dims = grid names. Every variable and coordinate carries
+        CF ``units``/``long_name``; ``attrs`` hold the model family, its fixed parameters
+        (``model_params`` JSON and ``param_<name>``), the grid parameter names, the DMFT options
+        and the package version (all str/int/float, so ``to_netcdf`` round-trips them).
 
     Examples
     --------
@@ -171,5 +174,18 @@ def phase_diagram(model_factory, grid: dict, quantities=("zero_fp_stable", "n_st
     data = {q: (names, np.array([np.nan if r[q] is None else r[q] for r in results]).reshape(shape))
             for q in quantities}
     attrs = {"neurolatent_version": __version__, "model": type(models[0]).__name__,
-             "phase_codes": json.dumps(_PHASES)}
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+             "phase_codes": json.dumps(_PHASES), "grid_parameters": json.dumps(names),
+             "dmft_kwargs": json.dumps(dmft_kwargs, sort_keys=True, default=str)}
+    return _describe(xr.Dataset(data, coords=coords, attrs=attrs), models, names)
+
+
+def _describe(ds: xr.Dataset, models, names) -> xr.Dataset:
+    """CF units/long_name on every variable and coordinate; the fixed model parameters as attrs."""
+    from ._cf import annotate, model_attrs
+
+    varying = {k for k in names}
+    first = dataclasses.asdict(models[0])
+    varying |= {k for m in models[1:] for k, v in dataclasses.asdict(m).items() if v != first[k]}
+    ds.attrs.update(model_attrs(models[0], skip=varying))
+    ds.attrs["varying_parameters"] = json.dumps(sorted(varying))
+    return annotate(ds)
