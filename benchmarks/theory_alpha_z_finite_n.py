@@ -50,11 +50,11 @@ def numpy_rk4_check(model, N=200, steps=50, dt=0.1, seed=0):
     return float(np.max(np.abs(x[0].numpy() - y)))
 
 
-def run(model, N, seeds, T, burn_in, dt=0.1, block=50.0, tangent=True, dtype=torch.float32):
+def run(model, N, seeds, T, burn_in, dt=0.1, block=50.0, tangent=True, dtype=torch.float32, init_std=1.0):
     from neurolatent.theory.simulate import advance, initial_state, sample_network, tangent_step
 
     net = sample_network(model, N, seeds=seeds, dtype=dtype)
-    x = initial_state(net, 1.0, seed=1)
+    x = initial_state(net, init_std, seed=1)
     for _ in range(int(round(burn_in / dt))):
         x = advance(net, x, dt)
     B = len(seeds)
@@ -91,6 +91,9 @@ def main():
     ap.add_argument("--T", type=float, default=300.0)
     ap.add_argument("--burn", type=float, default=100.0)
     ap.add_argument("--no-tangent-above", type=int, default=3000)
+    ap.add_argument("--init-std", type=float, default=1.0,
+                    help="initial state std: at large alpha_z units with z < 0 stay frozen near their "
+                         "initial h for long times, so a large value biases <h^2> up")
     a = ap.parse_args()
     torch.set_num_threads(1)
     from neurolatent.theory import GatedRNN
@@ -103,14 +106,16 @@ def main():
         for N, B in zip(a.N, nets):
             t0 = time.perf_counter()
             tangent = N <= a.no_tangent_above
-            h2, lam = run(GatedRNN(g_h, az, ar), N, list(range(B)), a.T, a.burn, tangent=tangent)
+            h2, lam = run(GatedRNN(g_h, az, ar), N, list(range(B)), a.T, a.burn, tangent=tangent,
+                          init_std=a.init_std)
             rec = {"g_h": g_h, "alpha_z": az, "alpha_r": ar, "N": N, "nets": B, "T": a.T, "burn_in": a.burn,
                    "h2_blocks": h2.tolist(), "lam_blocks": lam.tolist() if tangent else None,
                    "h2_per_net": h2.mean(0).tolist(), "lam_per_net": lam.mean(0).tolist() if tangent else None,
-                   "seconds": time.perf_counter() - t0, "rk4_check": err}
+                   "seconds": time.perf_counter() - t0, "rk4_check": err, "init_std": a.init_std}
             with open(a.out, "a") as fh:
                 fh.write(json.dumps(rec) + "\n")
-            msg = f"({g_h}, {az}, {ar}) N={N} B={B}: <h2> per net {np.round(h2.mean(0), 4)}"
+            msg = (f"({g_h}, {az}, {ar}) N={N} B={B} init_std={a.init_std}: <h2> per net {np.round(h2.mean(0), 4)}"
+                   f", per block (net mean) {np.round(h2.mean(1), 4)}")
             if tangent:
                 msg += f", lambda per net {np.round(lam.mean(0), 4)}"
             print(msg + f"  [{rec['seconds']:.0f} s]", flush=True)

@@ -49,6 +49,11 @@ that applies):
     the fixed point. It read Δ₀ 5% and 10% low at α_z = 0 (g_h, α_r) = (4, 0), (3, 2), where the
     exact answer is known, and 8% low at (4, 2, 0) (0.1115 vs 0.1209; simulations of N = 1000-2000
     networks: 0.116-0.121) -- the gap reported between this route and large simulations.
+    *Limit:* at large α_z the solution becomes nearly static (frozen units, σ_z ≈ 0, whose z
+    decorrelates as slowly as φ(h)): at (2.5, 10, 0) C_h(250)/Δ₀ = 0.97 and the stationary
+    iteration does not converge on a 250-unit window, while the default 100-unit window gives
+    0.044 against 0.0515 ± 0.001 in N = 500 simulations started near the attractor (which still
+    drift; started from var h = 1 they read 0.06-0.12). Table: tests/theory/test_theory_dmft_alpha_z.py.
     The mean-field λ_max comes from a sampled *tangent DMFT* (derived here; the notes' formula
     was not recovered): single-site perturbations driven by Gaussian tangent noises whose
     two-time covariances are re-estimated from the samples, iterated on a 30-time-unit window;
