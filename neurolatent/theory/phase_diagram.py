@@ -12,6 +12,13 @@
     From :func:`dmft` (``on_fail="return"``: a point that does not converge is *flagged*
     ``converged = 0`` with its residual, never dropped or silently trusted).
 
+For grids of constant-update-gate :class:`GatedRNN` models (``alpha_z = 0``) the DMFT quantities
+are solved for all points at once by :func:`~neurolatent.theory.dmft_grid.dmft_grid`
+(``vectorize=True``, the default; equal to the per-point route within 1e-3, tested), which is what
+makes a 50 × 50 diagram of ``lambda_max`` and ``delta0`` affordable (``benchmarks/theory_speed.py
+--grid50``). Every variable and coordinate carries CF ``units``/``long_name`` and the Dataset the
+model family, its fixed parameters and the package version as attributes.
+
 Each point's result is cached as JSON under ``cache_dir`` keyed by a SHA-256 of the model, the
 quantities, the DMFT options and ``neurolatent.__version__``, written atomically. With
 ``client=`` (a ``distributed.Client``) the points are mapped with ``client.map`` and gathered;
