@@ -29,6 +29,7 @@ What was checked of ``GATED_RNN_NOTES.md`` (tests in ``tests/theory``):
 * Finite-N: ⟨x²⟩ approaches Δ₀ as O(1/N) for SCS (−6% at N = 400, +1% at N = 2000).
 """
 from .dmft import DMFTConvergenceError, DMFTResult, dmft
+from .dmft_grid import dmft_grid
 from .fixed_points import StaticSolution, fixed_point_dmft
 from .gru_fixed_points import (continue_fixed_points, find_gru_fixed_points, gru_fixed_point_diagram,
                                gru_static_solutions)
@@ -40,7 +41,7 @@ from .spectrum import EmpiricalSpectrum, SpectrumPrediction, empirical_spectrum,
 
 __all__ = ["VanillaRNN", "GatedRNN", "GRU", "LSTM", "model_from_name", "simulate", "sample_network",
            "jacobian", "Network", "Trajectory", "lyapunov_spectrum", "lyapunov_max", "LyapunovResult",
-           "dmft", "DMFTResult", "DMFTConvergenceError", "fixed_point_dmft", "StaticSolution",
+           "dmft", "dmft_grid", "DMFTResult", "DMFTConvergenceError", "fixed_point_dmft", "StaticSolution",
            "jacobian_spectrum", "empirical_spectrum", "SpectrumPrediction", "EmpiricalSpectrum",
            "phase_diagram", "parse_grid"]
 __all__ += ["gru_static_solutions", "gru_fixed_point_diagram", "find_gru_fixed_points", "continue_fixed_points"]

@@ -12,6 +12,13 @@
     From :func:`dmft` (``on_fail="return"``: a point that does not converge is *flagged*
     ``converged = 0`` with its residual, never dropped or silently trusted).
 
+For grids of constant-update-gate :class:`GatedRNN` models (``alpha_z = 0``) the DMFT quantities
+are solved for all points at once by :func:`~neurolatent.theory.dmft_grid.dmft_grid`
+(``vectorize=True``, the default; equal to the per-point route within 1e-3, tested), which is what
+makes a 50 × 50 diagram of ``lambda_max`` and ``delta0`` affordable (``benchmarks/theory_speed.py
+--grid50``). Every variable and coordinate carries CF ``units``/``long_name`` and the Dataset the
+model family, its fixed parameters and the package version as attributes.
+
 Each point's result is cached as JSON under ``cache_dir`` keyed by a SHA-256 of the model, the
 quantities, the DMFT options and ``neurolatent.__version__``, written atomically. With
 ``client=`` (a ``distributed.Client``) the points are mapped with ``client.map`` and gathered;
@@ -111,8 +118,48 @@ def _chunk(models, quantities, dmft_kwargs, cache_dir):
     return [_point(m, quantities, dmft_kwargs, cache_dir) for m in models]
 
 
+_DMFT_Q = {"delta0", "lambda_max", "phase_code", "converged", "residual"}
+
+
+def _vectorizable(models, quantities, dmft_kwargs) -> bool:
+    from .models import GatedRNN
+    if not (_DMFT_Q & set(quantities)) or set(dmft_kwargs) - {"dt", "tau_max", "tol", "max_iter", "init_variance"}:
+        return False
+    if dmft_kwargs.get("method", "auto") not in ("auto", "gaussian"):
+        return False
+    ok = all(isinstance(m, GatedRNN) and m.alpha_z == 0 for m in models)
+    key = lambda m: (m.beta_h, m.gate_offset("r"), m.tau_h, m.tau_r)  # noqa: E731
+    return ok and len({key(m) for m in models}) == 1
+
+
+def _grid_dmft(models, quantities, dmft_kwargs, client):
+    """DMFT quantities of all points by :func:`dmft_grid` (chunks on ``client`` when given)."""
+    from .dmft_grid import dmft_grid
+    kw = dict(dmft_kwargs)
+    if "dt" not in kw:  # the per-point default: 0.1 x the fastest effective time constant
+        kw["dt"] = min(0.1 * min(m.tau_h / max(m.gate_at_zero("z"), 1e-3), *([m.tau_r] if m.alpha_r > 0 else []))
+                       for m in models)
+    if "tau_max" not in kw:
+        kw["tau_max"] = max(max(1000 * kw["dt"], 40.0 * max(m.tau_h / max(m.gate_at_zero("z"), 1e-3),
+                                                             *([m.tau_r] if m.alpha_r > 0 else []))) for m in models)
+    if client is None:
+        parts = [dmft_grid(models, **kw)]
+    else:
+        n_chunks = min(len(models), max(len(client.scheduler_info()["workers"]), 1))
+        chunks = [list(c) for c in np.array_split(np.arange(len(models)), n_chunks)]
+        futures = client.map(dmft_grid, [[models[i] for i in c] for c in chunks], **kw, pure=False)
+        parts = client.gather(futures)
+    cat = lambda k: np.concatenate([p[k] for p in parts])  # noqa: E731
+    phase = cat("phase")
+    vals = {"delta0": cat("delta0"), "lambda_max": cat("lambda_max"), "converged": cat("converged").astype(float),
+            "residual": cat("residual"),
+            "phase_code": np.array([float(_PHASES[x]) if x in _PHASES else np.nan for x in phase])}
+    return [{q: float(vals[q][i]) for q in quantities if q in vals} for i in range(len(models))]
+
+
 def phase_diagram(model_factory, grid: dict, quantities=("zero_fp_stable", "n_static"), client=None,
-                  cache_dir=None, dmft_kwargs: dict | None = None, progress: bool = True) -> xr.Dataset:
+                  cache_dir=None, dmft_kwargs: dict | None = None, progress: bool = True,
+                  vectorize: bool = True) -> xr.Dataset:
     """Evaluate ``quantities`` of ``model_factory(**point)`` over the product ``grid``.
 
     Parameters
@@ -129,11 +176,22 @@ def phase_diagram(model_factory, grid: dict, quantities=("zero_fp_stable", "n_st
         Folder of per-point JSON results (created if missing).
     dmft_kwargs : dict, optional
         Passed to :func:`dmft`.
+    vectorize : bool
+        Solve the DMFT quantities of all points at once with :func:`dmft_grid` where it applies
+        (every model a :class:`GatedRNN` with ``alpha_z = 0`` (the points with ``alpha_r = 0`` too,
+        which the per-point route reduces exactly to SCS), with a
+        common ``beta_h``, ``beta_r``, ``tau_h``, ``tau_r``; ``dmft_kwargs`` among dt, tau_max,
+        tol, max_iter, init_variance). Equal to the per-point route within 1e-3 relative in Δ₀
+        and 1e-3 absolute in λ_max (tested); non-converged points are NaN with ``converged = 0``.
+        The per-point cache is not used for these quantities.
 
     Returns
     -------
     xarray.Dataset
-        One variable per quantity with dims = grid names; ``attrs`` record the version.
+        One variable per quantity with dims = grid names. Every variable and coordinate carries
+        CF ``units``/``long_name``; ``attrs`` hold the model family, its fixed parameters
+        (``model_params`` JSON and ``param_<name>``), the grid parameter names, the DMFT options
+        and the package version (all str/int/float, so ``to_netcdf`` round-trips them).
 
     Examples
     --------
@@ -155,7 +213,15 @@ def phase_diagram(model_factory, grid: dict, quantities=("zero_fp_stable", "n_st
     names = list(coords)
     points = list(itertools.product(*(coords[n] for n in names)))
     models = [model_factory(**dict(zip(names, map(float, p)))) for p in points]
-    if client is None:
+    if vectorize and _vectorizable(models, quantities, dmft_kwargs):
+        rest = [q for q in quantities if q not in _DMFT_Q]
+        vec = _grid_dmft(models, [q for q in quantities if q in _DMFT_Q], dmft_kwargs, client)
+        if rest:
+            other = [_point(m, rest, dmft_kwargs, cache_dir) for m in tqdm(models, disable=not progress,
+                                                                          desc="phase diagram")]
+            vec = [{**a, **b} for a, b in zip(vec, other)]
+        results = vec
+    elif client is None:
         results = [_point(m, quantities, dmft_kwargs, cache_dir) for m in tqdm(models, disable=not progress,
                                                                                desc="phase diagram")]
     else:
@@ -171,5 +237,18 @@ def phase_diagram(model_factory, grid: dict, quantities=("zero_fp_stable", "n_st
     data = {q: (names, np.array([np.nan if r[q] is None else r[q] for r in results]).reshape(shape))
             for q in quantities}
     attrs = {"neurolatent_version": __version__, "model": type(models[0]).__name__,
-             "phase_codes": json.dumps(_PHASES)}
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+             "phase_codes": json.dumps(_PHASES), "grid_parameters": json.dumps(names),
+             "dmft_kwargs": json.dumps(dmft_kwargs, sort_keys=True, default=str)}
+    return _describe(xr.Dataset(data, coords=coords, attrs=attrs), models, names)
+
+
+def _describe(ds: xr.Dataset, models, names) -> xr.Dataset:
+    """CF units/long_name on every variable and coordinate; the fixed model parameters as attrs."""
+    from ._cf import annotate, model_attrs
+
+    varying = {k for k in names}
+    first = dataclasses.asdict(models[0])
+    varying |= {k for m in models[1:] for k, v in dataclasses.asdict(m).items() if v != first[k]}
+    ds.attrs.update(model_attrs(models[0], skip=varying))
+    ds.attrs["varying_parameters"] = json.dumps(sorted(varying))
+    return annotate(ds)

@@ -1,0 +1,100 @@
+"""The α_z > 0 (sampling) DMFT: exact at α_z = 0, and Δ₀ against large simulated networks.
+
+Measured (``benchmarks/theory_alpha_z_finite_n.py``; package RK4 checked against an independent
+NumPy RK4 to 4e-16; dt = 0.1, burn-in 100, averages over 300 time units, float32, <h²> over
+neurons and time; mean ± s.e. over networks, one network: no s.e.):
+
+=============  ======  ====  ========  =====================  ===============  ================
+(g_h, α_z,     N       nets  init std  sim <h²>               sim λ_max        DMFT Δ₀ new (old)
+α_r)                                                                           / DMFT λ_max new
+=============  ======  ====  ========  =====================  ===============  ================
+(4, 0, 0)      exact                                                           0.12030 (0.1141)
+(3, 0, 2)      exact                                                           0.10791 (0.0977)
+(4, 2, 0)      500     4     1.0       0.1261 ± 0.0054        0.032 ± 0.004    0.1211 ± 0.0003
+(4, 2, 0)      1000    2     1.0       0.1195 ± 0.0009        0.0427 ± 0.0004  (0.1115)
+(4, 2, 0)      2000    1     1.0       0.1155                 0.052            λ 0.054 (old)
+(4, 2, 0)      1000/2000 (issue)       0.121 / 0.119          0.050 / 0.043
+(3, 5, 2)      500     4     1.0       0.1144 ± 0.0024        0.0430 ± 0.0012  0.1110 ± 0.0009
+(3, 5, 2)      1000    2     1.0       0.1187 ± 0.0019        0.045 ± 0.003    (0.098)
+(3, 5, 2)      1000 (issue)            0.121                  0.045            λ 0.054 ± 0.003
+(2.5, 10, 0)   500     3     1.0       0.080 ± 0.018          --               0.0441 ± 0.0007
+(2.5, 10, 0)   500     2     0.2       0.0515 ± 0.0010        --               (0.039)
+(2.5, 10, 0)   1000 (issue)            0.067                  0.007            not converged
+                                                                               at τ_max = 250
+=============  ======  ====  ========  =====================  ===============  ================
+
+DMFT: ``n_paths = 1000``, seeds 0 (and 1 for (4, 2, 0): 0.1208), default grid (dt = 0.1,
+τ_max = 100), ± its Monte-Carlo s.e. (``diagnostics["mc_noise"]``); "old" is the route before the
+fix, which iterated a noisy map and stopped at a 2% change per iteration. The α_z = 0 rows are
+the decisive evidence: there the exact answer is known and the old route read 5-10% low.
+
+What the gap was, point by point:
+
+* (4, 2, 0): the route (8% low). Fixed: 0.121 vs 0.1195 ± 0.0009 (N = 1000), 0.1155 (N = 2000,
+  one network; its 50-unit blocks scatter 0.109-0.121).
+* (3, 5, 2): mostly the route (0.098 -> 0.111); the rest (6% at N = 1000) is within the time
+  scatter of the simulations (50-unit block means of the N = 1000 networks 0.108-0.126, drifting
+  down over the run) and N-dependence; not closed beyond that with these sizes.
+* (2.5, 10, 0): finite time and initial-condition memory in the simulation, plus a nearly
+  static DMFT solution. With α_z = 10 a unit whose z < 0 is frozen (σ_z ≈ 0) and keeps its h;
+  z decorrelates as slowly as φ(h), so units started at var(h) = 1 stay far out for hundreds of
+  time units: the same networks (seeds 0, 1) give <h²> = 0.061 and 0.116 from init std 1 and
+  0.0505 and 0.0524 from init std 0.2 (blocks still rising 0.048 -> 0.053). The DMFT correlation
+  at τ_max = 250 is still 97% of Δ₀ and the stationary iteration does not converge there; at the
+  default τ_max = 100 it converges to 0.044. The stationary DMFT is 15% below the
+  small-initial-state simulation: recorded as xfail below (N = 4000 was not affordable on this
+  machine: ~0.35 s per RK4 step under load).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurolatent.theory import GatedRNN, dmft, simulate
+
+
+def test_sampling_route_is_exact_at_alpha_z_zero():
+    # at alpha_z = 0 the frozen-gate control variate is the path itself, so the sampling route
+    # must land on the gaussian route's solution whatever the number of paths; the remaining
+    # difference is the grid treatment (periodic tau_max vs extended paths): measured 2e-4
+    m = GatedRNN(3.0, 0.0, 2.0)
+    g = dmft(m, method="gaussian", dt=0.1, tau_max=40.0)
+    s = dmft(m, method="sampling", dt=0.1, tau_max=40.0, n_paths=8, lyapunov=False)
+    assert s.converged and s.method == "sampling"
+    assert s.delta0 == pytest.approx(g.delta0, rel=2e-3)
+    np.testing.assert_allclose(s.correlations["phi"][:200], g.correlations["phi"][:200],
+                               atol=2e-3 * g.correlations["phi"][0])
+
+
+def test_sampling_route_is_deterministic_given_seed():
+    m = GatedRNN(3.0, 3.0, 0.0)
+    a = dmft(m, n_paths=32, tau_max=30.0, lyapunov=False)
+    b = dmft(m, n_paths=32, tau_max=30.0, lyapunov=False)
+    assert a.delta0 == b.delta0 and a.converged
+    assert np.isnan(a.lambda_max) and a.diagnostics["mc_noise"] > 0
+
+
+@pytest.mark.slow
+def test_alpha_z_dmft_matches_large_simulation():
+    # (g_h, alpha_z, alpha_r) = (4, 2, 0): measured <h^2> 0.1195 +- 0.0009 (N = 1000, 2 networks),
+    # 0.1155 (N = 2000), 0.126 +- 0.005 (N = 500); DMFT 0.1211 / 0.1208 (seeds 0, 1, M = 1000;
+    # the old route: 0.1115). Block averages over 50 time units of one N = 1000 network scatter by
+    # +-4%, networks by ~1.5%: a 200-unit average of one network is within ~3% (2 sigma);
+    # finite-N bias measured <= 3.5% (N = 2000) -> 6%. The old route's 8% gap would fail.
+    m = GatedRNN(4.0, 2.0, 0.0)
+    res = dmft(m, n_paths=500, lyapunov=False)
+    tr = simulate(m, N=1000, T=200.0, dt=0.1, seeds=[3], burn_in=100.0, record_every=5, init_std=0.35)
+    var = (tr.states[:, :, :1000] ** 2).mean().item()
+    assert var == pytest.approx(res.delta0, rel=0.06)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="alpha_z = 10: nearly static solution, slow relaxation; DMFT 0.044 vs "
+                                        "simulated 0.0515 +- 0.001 (N = 500, init std 0.2), see module docstring")
+def test_strong_update_gate_dmft_vs_simulation():
+    m = GatedRNN(2.5, 10.0, 0.0)
+    res = dmft(m, n_paths=300, lyapunov=False, on_fail="return")
+    tr = simulate(m, N=500, T=150.0, dt=0.1, seeds=[0], burn_in=100.0, record_every=5, init_std=0.2)
+    var = (tr.states[:, :, :500] ** 2).mean().item()
+    # same 6% as at (4, 2, 0) plus the slow drift of the simulation (blocks +10% over 250 units)
+    assert res.converged and var == pytest.approx(res.delta0, rel=0.10)
