@@ -32,7 +32,7 @@ What was checked of ``GATED_RNN_NOTES.md`` (tests in ``tests/theory``):
 """
 from .dmft import DMFTConvergenceError, DMFTResult, dmft
 from .fixed_points import StaticSolution, fixed_point_dmft
-from .gradients import GradientDMFTResult, gradient_dmft
+from .gradients import GradientDMFTResult, gradient_dmft, gradient_rate_sweep
 from .lyapunov import LyapunovResult, lyapunov_max, lyapunov_spectrum
 from .models import GRU, LSTM, GatedRNN, VanillaRNN, model_from_name
 from .phase_diagram import parse_grid, phase_diagram
@@ -43,4 +43,5 @@ __all__ = ["VanillaRNN", "GatedRNN", "GRU", "LSTM", "model_from_name", "simulate
            "jacobian", "Network", "Trajectory", "lyapunov_spectrum", "lyapunov_max", "LyapunovResult",
            "dmft", "DMFTResult", "DMFTConvergenceError", "fixed_point_dmft", "StaticSolution",
            "jacobian_spectrum", "empirical_spectrum", "SpectrumPrediction", "EmpiricalSpectrum",
-           "phase_diagram", "parse_grid", "gradient_dmft", "GradientDMFTResult"]
+           "phase_diagram", "parse_grid", "gradient_dmft", "GradientDMFTResult",
+           "gradient_rate_sweep"]

@@ -9,7 +9,7 @@ per-neuron squared norm :math:`\|a_h(\tau)\|^2/N` decays (vanishing gradients) o
 (exploding gradients) exponentially in the lag; :func:`gradient_dmft` predicts the whole curve and
 its rate, the trainability counterpart of λ_max.
 
-**Equations (derived here from the model equations of** :mod:`~neurolatent.theory.models` **).**
+**Equations** (derived here from the model equations in :mod:`neurolatent.theory.models`).
 For the gated RNN the transposed Jacobian gives (φ' includes :math:`g_h`,
 :math:`\xi_h = J^{h\top}(\sigma_z a_h)`, :math:`\xi_z = J^{z\top}a_z`, :math:`\xi_r = J^{r\top}a_r`)
 
@@ -97,7 +97,7 @@ from ._quad import PairTable
 from .dmft import DMFTConvergenceError, DMFTResult, _filter, _sample_paths, dmft
 from .models import GatedRNN, VanillaRNN
 
-__all__ = ["gradient_dmft", "GradientDMFTResult"]
+__all__ = ["gradient_dmft", "GradientDMFTResult", "gradient_rate_sweep"]
 
 
 @dataclass
@@ -161,7 +161,7 @@ class GradientDMFTResult:
         Examples
         --------
         >>> from neurolatent.theory import VanillaRNN
-        >>> ds = gradient_dmft(VanillaRNN(0.5), tau_max=10.0).to_dataset()
+        >>> ds = gradient_dmft(VanillaRNN(2.0), tau_max=20.0).to_dataset()
         >>> ds["norm2"].attrs["units"]
         '1'
         """
@@ -478,3 +478,69 @@ def gradient_dmft(model, forward: DMFTResult | None = None, method: str = "auto"
         raise DMFTConvergenceError(f"gradient_dmft for {model!r}: {why}; raise tau_max or tol, or pass "
                                    "on_fail='return'", resid, n, out)
     return out
+
+
+def gradient_rate_sweep(g_h, alpha_z=(0.0,), progress: bool = False, callback=None,
+                        gradient_kwargs: dict | None = None, dmft_kwargs: dict | None = None,
+                        **model_params) -> xr.Dataset:
+    """Gradient-norm rate of :class:`GatedRNN` over a grid of ``(alpha_z, g_h)``.
+
+    Each point runs :func:`dmft` and :func:`gradient_dmft` with ``on_fail="return"``; points that
+    did not converge keep their ``converged = 0`` flag and get ``nan`` in every result variable
+    (never a number that looks like a result).
+
+    Parameters
+    ----------
+    g_h, alpha_z : sequence of float
+        Grid values.
+    progress : bool
+        tqdm bar over the points.
+    callback : callable, optional
+        ``callback(i, j, result)`` after each point.
+    gradient_kwargs, dmft_kwargs : dict, optional
+        Passed to :func:`gradient_dmft` and :func:`dmft` (e.g. ``{"n_paths": 400}`` to make the
+        ``alpha_z > 0`` sampling route cheaper).
+    **model_params
+        The other :class:`GatedRNN` parameters (``alpha_r``, biases, time constants).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(alpha_z, g_h)``; variables ``rate``, ``rate_asymptotic``, ``rate_std``,
+        ``lambda_max``, ``delta0`` and ``converged``; fixed parameters in ``attrs``.
+
+    Examples
+    --------
+    >>> ds = gradient_rate_sweep([1.5, 3.0], alpha_z=[0.0], alpha_r=2.0, gradient_kwargs={"tau_max": 20.0})
+    >>> bool(ds["rate"].sel(g_h=1.5, alpha_z=0.0) < 0 < ds["rate"].sel(g_h=3.0, alpha_z=0.0))
+    True
+    """
+    from tqdm.auto import tqdm
+
+    g_h, alpha_z = np.atleast_1d(np.asarray(g_h, float)), np.atleast_1d(np.asarray(alpha_z, float))
+    names = ["rate", "rate_asymptotic", "rate_std", "lambda_max", "delta0"]
+    out = {k: np.full((len(alpha_z), len(g_h)), np.nan) for k in names}
+    conv = np.zeros((len(alpha_z), len(g_h)), dtype=int)
+    gk, dk = dict(gradient_kwargs or {}), dict(dmft_kwargs or {})
+    with tqdm(total=out["rate"].size, disable=not progress, desc="gradient rates") as bar:
+        for i, az in enumerate(alpha_z):
+            for j, g in enumerate(g_h):
+                model = GatedRNN(g_h=float(g), alpha_z=float(az), **model_params)
+                res = gradient_dmft(model, forward=dmft(model, on_fail="return", **dk), on_fail="return", **gk)
+                conv[i, j] = int(res.converged)
+                if res.converged:
+                    for k, v in zip(names, (res.rate, res.rate_asymptotic, res.rate_std, res.lambda_max,
+                                            res.forward.delta0)):
+                        out[k][i, j] = v
+                bar.update()
+                if callback is not None:
+                    callback(i, j, res)
+    long = {"rate": "gradient-norm growth rate over the fit window", "rate_asymptotic":
+            "asymptotic gradient-norm rate (eigenproblem)", "rate_std": "Monte-Carlo spread of rate",
+            "lambda_max": "mean-field maximal Lyapunov exponent", "delta0": "variance of h"}
+    data = {k: (("alpha_z", "g_h"), v, {"long_name": long[k], "units": "1" if k == "delta0" else "1/time"})
+            for k, v in out.items()}
+    data["converged"] = (("alpha_z", "g_h"), conv, {"long_name": "forward DMFT and rate converged"})
+    attrs = {f"param_{k}": v for k, v in model_params.items()}
+    attrs.update({f"gradient_{k}": v for k, v in gk.items() if isinstance(v, (int, float, str))})
+    return xr.Dataset(data, coords={"alpha_z": alpha_z, "g_h": g_h}, attrs=attrs)
