@@ -20,7 +20,7 @@
 #
 # Part 2 (the discontinuous transition to chaos in detail) is a separate section below.
 #
-# `NEUROLATENT_QUICK=1` shrinks every size (N = 200, one window, no α_z > 0 sampling DMFT) so the
+# `NEUROLATENT_QUICK=1` shrinks every size (N = 150, one window, no α_z > 0 sampling DMFT) so the
 # notebook runs in well under a minute; the numbers quoted in the text are from the full settings.
 
 # %%
@@ -36,7 +36,7 @@ from neurolatent.theory.adjoint import adjoint_norms
 QUICK = bool(os.environ.get("NEUROLATENT_QUICK"))
 OUT = "tutorials/_output" if os.path.isdir("tutorials") else "."
 os.makedirs(OUT, exist_ok=True)
-SIM = dict(N=200, T=15.0, n_windows=1, burn_in=20.0) if QUICK else dict(N=1000, T=30.0, n_windows=6, burn_in=100.0)
+SIM = dict(N=150, T=15.0, n_windows=1, burn_in=20.0) if QUICK else dict(N=1000, T=30.0, n_windows=6, burn_in=100.0)
 TAU_MAX = SIM["T"]
 FIT = 5.0 if QUICK else 10.0
 
@@ -132,7 +132,7 @@ if not QUICK:
 # window rate sits below λ_max near the transition, where the transient is long.
 
 # %%
-g_grid = [1.0, 1.8, 2.5, 3.5] if QUICK else [1.0, 1.5, 1.8, 2.2, 2.5, 3.0, 3.5, 4.0]
+g_grid = [1.0, 2.5, 3.5] if QUICK else [1.0, 1.5, 1.8, 2.2, 2.5, 3.0, 3.5, 4.0]
 ds = gradient_rate_sweep(g_grid, alpha_z=[0.0], alpha_r=2.0,
                          gradient_kwargs=dict(tau_max=TAU_MAX, fit_start=FIT, tol=0.05))
 if not QUICK:  # α_z > 0 by the sampling route (cheaper forward settings; a few minutes)
@@ -160,9 +160,15 @@ ds.to_netcdf(os.path.join(OUT, "04b_gradient_rates.nc"))
 # | SCS g = 2 | chaotic | 0.112 | 0.1125 | 0.091 (0.075 ± 0.007) | 500, 2×6 |
 # | gated (1.5, 0, 0) | quiescent | −0.139 | −0.125 | −0.137 | 1000, 2×1 |
 # | gated (3, 0, 2) | chaotic | 0.0704 | 0.0710 | 0.0715 (0.0709 ± 0.0033) | 1000, 2×4 |
+# | gated (4, 2, 0) | chaotic | 0.054 ± 0.006 | 0.054 | 0.047 (0.044 ± 0.004) | 1000, 2×4 |
+# | gated (3, 5, 2) | chaotic | 0.070 ± 0.006 | 0.066 | 0.047 (0.043 ± 0.004) | 1000, 2×4 |
 #
-# (g_h, α_z, α_r) for the gated points. The α_z > 0 rows are filled in by the slow runs reported
-# in the module docstring of `neurolatent.theory.gradients`.
+# (g_h, α_z, α_r) for the gated points; the α_z > 0 DMFT rates come from the sampling route (± its
+# Monte-Carlo spread over 4 replicas of 1500 sites). Where h is Gaussian (α_z = 0) theory and
+# networks agree to within the per-window spread at N = 1000 (SCS with the ~15/N deficit its
+# Lyapunov exponent also has). At α_z = 2 they agree within the errors; at α_z = 5 the prediction
+# is 0.023 too high, as is the sampled forward DMFT's Δ₀ it is built on (0.098 vs 0.124 measured),
+# which makes the forward α_z > 0 route the first suspect (not checked further here).
 
 # %% [markdown]
 # ## Part 2 · The discontinuous transition to chaos

@@ -10,18 +10,24 @@ The ``slow`` tests back-propagate gradients through N = 1000 networks (``adjoint
 transpose of the RK4 step, B = 2 networks, several consecutive 30-time-unit windows, 4 random loss
 vectors per window) and compare the pooled ``log <|dL/dh(T - tau)|^2 / N>`` and its rate fitted
 over tau in [10, 30] with the DMFT's, on both sides of the transition to chaos. Measured
-(seed 0, 1; float32 for the gated networks; rates of the gradient *norm*, 1/time):
+(seeds 0, 1; float32 for the gated networks; rates of the gradient *norm*, 1/time; in brackets
+the mean ± standard error of the per-window rates):
 
-=========================  ===========  ==========  =====================  =================
-point                      DMFT rate    DMFT λ_max  simulated (pooled)     per-window mean ± s.e.
-=========================  ===========  ==========  =====================  =================
-SCS g = 0.5 (quiescent)    -0.517       -0.500      -0.511 (1 window)      —
-SCS g = 2 (chaotic)         0.112        0.1125     0.109 (N=1000, 12 w)  0.102 ± 0.007
-SCS g = 2, N = 500                                  0.091                 0.075 ± 0.007
-=========================  ===========  ==========  =====================  =================
+=====================  ==========  =================  ==========  ===========================
+(g_h, alpha_z, alpha_r) phase      DMFT rate          DMFT λ_max  simulated, N = 1000
+=====================  ==========  =================  ==========  ===========================
+SCS g = 0.5            quiescent   -0.517             -0.500      -0.511
+SCS g = 2              chaotic     0.112              0.1125      0.109 (0.102 ± 0.007)
+SCS g = 2, N = 500     chaotic     0.112              0.1125      0.091 (0.075 ± 0.007)
+(1.5, 0, 0)            quiescent   -0.139             -0.125      -0.137
+(3, 0, 2)              chaotic     0.0704             0.0710      0.0715 (0.0709 ± 0.0033)
+(4, 2, 0)              chaotic     0.054 ± 0.006      0.054       0.047 (0.044 ± 0.004)
+(3, 5, 2)              chaotic     0.070 ± 0.006      0.066       0.047 (0.043 ± 0.004)  xfail
+=====================  ==========  =================  ==========  ===========================
 
-(Full table, including the gated points, in tutorials/04b and the module docstring of
-``neurolatent.theory.gradients``.)
+The finite-N tolerances: SCS g = 2 loses ~15/N of its rate at finite N (0.091 / 0.109 / 0.1125 at
+N = 500 / 1000 / ∞, like its Lyapunov exponent), the gated α_z = 0 point shows no bias within
+0.003; at the zero fixed point the only finite-N effect is the O(N^-1/2) edge of the circular law.
 """
 from __future__ import annotations
 
@@ -78,11 +84,12 @@ def test_vjp_rejects_maps():
 
 
 # ------------------------------------------------------------------------------- closed forms
-@pytest.mark.parametrize("model", [VanillaRNN(0.5), GatedRNN(1.5, beta_r=-0.5, tau_h=2.0, alpha_r=3.0)],
+@pytest.mark.parametrize("model", [VanillaRNN(0.5), GatedRNN(1.2, beta_r=-0.5, tau_h=2.0, alpha_r=3.0)],
                          ids=["scs", "gated"])
 def test_zero_fixed_point_closed_form(model):
     """At the zero fixed point a(τ) = exp(τ D^T) e, D = s(-1 + G J): <a²> = e^{-2sτ} I_0(2 s G τ) (N → ∞)."""
-    res = gradient_dmft(model, tau_max=20.0, dt=0.05)
+    # a small initial variance lets the forward iteration collapse to the zero solution quickly
+    res = gradient_dmft(model, tau_max=20.0, dt=0.05, init_variance=1e-6)
     if isinstance(model, VanillaRNN):
         s, G = 1.0 / model.tau, model.g
     else:
@@ -188,3 +195,67 @@ def test_small_network_quiescent_matches_closed_form():
     # measured |difference| 0.05 at τ = 10 (log-norm ≈ -6.6): the circular-law edge of a N = 300
     # matrix fluctuates by ~N^-1/2 g ≈ 0.03, i.e. ~0.3 in log-norm over 10 time units at worst
     np.testing.assert_allclose(np.log(out["mean_norm2"]), theory, atol=0.3)
+
+
+# ------------------------------------------------------------------------ finite networks (slow)
+def _measure(model, N=1000, windows=4, seeds=(0, 1), T=30.0, t0=10.0, dtype=torch.float64):
+    out = adjoint_norms(model, N=N, T=T, dt=0.1, seeds=list(seeds), burn_in=100.0, n_vectors=4,
+                        n_windows=windows, dtype=dtype)
+    tau, L = out["tau"], out["log_norm2"]
+    per = [_fit_rate(tau, np.log(np.exp(L[b, w]).mean(0)), t0) for b in range(L.shape[0]) for w in range(L.shape[1])]
+    se = np.std(per, ddof=1) / math.sqrt(len(per)) if len(per) > 1 else 0.0
+    return out, _fit_rate(tau, np.log(out["mean_norm2"]), t0), se
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, windows, tol", [
+    # zero fixed point: linear dynamics, the only finite-N effect is the O(N^-1/2) circular-law edge
+    # (|Δrate| ≤ g N^-1/2 ≈ 0.016); measured -0.511 vs -0.517
+    (VanillaRNN(0.5), 1, 0.02),
+    (GatedRNN(1.5), 1, 0.02),  # measured -0.1366 vs -0.1385; edge shift s_z g_h s_r N^-1/2 ≈ 0.012
+], ids=["scs-g0.5", "gated-1.5-0-0"])
+def test_networks_quiescent_rate(model, windows, tol):
+    _, rate, _ = _measure(model, windows=windows)
+    res = gradient_dmft(model, tau_max=30.0, fit_start=10.0)
+    assert rate < 0 and res.rate < 0
+    assert rate == pytest.approx(res.rate, abs=tol)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, dtype, bias", [
+    # SCS g = 2: measured pooled 0.109 (N = 1000, 12 windows), 0.091 at N = 500; the Lyapunov
+    # exponent itself is 0.097 at N = 1000 vs 0.1125 for N → ∞ (finite-N deficit ~15/N)
+    (VanillaRNN(2.0), torch.float64, 0.015),
+    # gated (3, 0, 2): measured pooled 0.0715 ± 0.0033 vs 0.0704 (N = 1000, 8 windows)
+    (GatedRNN(3.0, alpha_r=2.0), torch.float32, 0.01),
+], ids=["scs-g2", "gated-3-0-2"])
+def test_networks_chaotic_rate(model, dtype, bias):
+    """Tolerance = finite-N bias (measured N-dependence) + 2.5 standard errors of the per-window rates."""
+    out, rate, se = _measure(model, windows=3, dtype=dtype)
+    res = gradient_dmft(model, tau_max=30.0, fit_start=10.0)
+    assert rate > 0 and res.rate > 0
+    assert rate == pytest.approx(res.rate, abs=bias + 2.5 * max(se, 0.004))
+    # the whole curve: log-norm at τ = 30 within the same rate tolerance accumulated over 20 units
+    theory = np.interp(30.0, res.tau, np.log(res.norm2))
+    assert np.log(out["mean_norm2"][-1]) == pytest.approx(theory, abs=2 * 20 * (bias + 2.5 * max(se, 0.004)))
+
+
+XFAIL_AZ5 = pytest.mark.xfail(
+    strict=False, reason="α_z = 5: the sampled forward DMFT underestimates Δ₀ (0.098 vs 0.124 at N = 1000) and "
+    "the gradient rate inherits it: DMFT 0.070 ± 0.006 vs networks 0.047 ± 0.004 (about 3 standard errors)")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", [GatedRNN(4.0, alpha_z=2.0),
+                                   pytest.param(GatedRNN(3.0, alpha_z=5.0, alpha_r=2.0), marks=XFAIL_AZ5)],
+                         ids=["gated-4-2-0", "gated-3-5-2"])
+def test_networks_alpha_z_positive(model):
+    """α_z > 0: sampling-route DMFT vs N = 1000 networks (measured: see the module docstring)."""
+    res = gradient_dmft(model, forward=dmft(model, n_paths=1000), tau_max=30.0, fit_start=10.0,
+                        n_rep=4, on_fail="return")
+    out, rate, se = _measure(model, windows=2, dtype=torch.float32)
+    assert rate > 0 and res.rate > 0
+    # 2 combined standard errors (DMFT replicas' rate_std ~0.006, per-window s.e. ~0.004) plus the
+    # finite-N allowance measured for the gated network at α_z = 0 (|bias| = 0.001 ± 0.003 -> 0.005)
+    tol = 0.005 + 2.0 * math.hypot(res.rate_std, max(se, 0.004))
+    assert rate == pytest.approx(res.rate, abs=tol)
