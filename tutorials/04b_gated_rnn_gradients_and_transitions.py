@@ -30,8 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from neurolatent.plotting.gradients import plot_gradient_coherence, plot_gradient_norm, plot_gradient_rates
-from neurolatent.theory import GatedRNN, VanillaRNN, dmft, gradient_dmft, gradient_rate_sweep
-from neurolatent.theory.adjoint import adjoint_norms
+from neurolatent.theory import GatedRNN, VanillaRNN, adjoint_norms, dmft, gradient_dmft, gradient_rate_sweep
 
 QUICK = bool(os.environ.get("NEUROLATENT_QUICK"))
 OUT = "tutorials/_output" if os.path.isdir("tutorials") else "."

@@ -30,6 +30,7 @@ What was checked of ``GATED_RNN_NOTES.md`` (tests in ``tests/theory``):
   (similar operators, to 1e-6); the zero-fixed-point closed form e^{-2sτ} I_0(2sGτ) to 2e-3.
 * Finite-N: ⟨x²⟩ approaches Δ₀ as O(1/N) for SCS (−6% at N = 400, +1% at N = 2000).
 """
+from .adjoint import adjoint_norms
 from .dmft import DMFTConvergenceError, DMFTResult, dmft
 from .fixed_points import StaticSolution, fixed_point_dmft
 from .gradients import GradientDMFTResult, gradient_dmft, gradient_rate_sweep
@@ -44,4 +45,4 @@ __all__ = ["VanillaRNN", "GatedRNN", "GRU", "LSTM", "model_from_name", "simulate
            "dmft", "DMFTResult", "DMFTConvergenceError", "fixed_point_dmft", "StaticSolution",
            "jacobian_spectrum", "empirical_spectrum", "SpectrumPrediction", "EmpiricalSpectrum",
            "phase_diagram", "parse_grid", "gradient_dmft", "GradientDMFTResult",
-           "gradient_rate_sweep"]
+           "gradient_rate_sweep", "adjoint_norms"]

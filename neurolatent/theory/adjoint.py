@@ -75,7 +75,7 @@ def vjp(net: Network, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
 
 
 def adjoint_step(net: Network, x: torch.Tensor, A: torch.Tensor, dt: float) -> torch.Tensor:
-    """Cotangents ``A`` ``(B, D, k)`` at ``advance(x)`` pulled back to ``x``: :math:`(\\partial x'/\\partial x)^\\top A`.
+    """Pull cotangents ``A`` ``(B, D, k)`` at ``advance(x)`` back to ``x``: :math:`(\\partial x'/\\partial x)^\\top A`.
 
     The RK4 step's derivative is :math:`M = I + \\tfrac{dt}{6}(K_1 + 2K_2 + 2K_3 + K_4)` with
     :math:`K_1 = D_1`, :math:`K_2 = D_2(I + \\tfrac{dt}{2}K_1)`, :math:`K_3 = D_3(I + \\tfrac{dt}{2}K_2)`,
