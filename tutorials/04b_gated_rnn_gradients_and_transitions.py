@@ -84,8 +84,8 @@ fig.savefig(os.path.join(OUT, "04b_scs_gradients.png"))
 # Full settings (N = 1000, 2 networks × 6 windows × 4 loss vectors, fit over τ ∈ [10, 30]): at
 # g = 0.5 the DMFT rate is −0.517 and the simulation −0.511; at g = 2 the DMFT gives 0.112
 # (asymptotic 0.1125 = λ_max) and the pooled simulation 0.109 (per-window 0.102 ± 0.007). At
-# N = 500 the pooled simulated rate is 0.091: the finite-N deficit shrinks roughly like 1/N, as
-# for the Lyapunov exponent itself (0.097 at N = 1000, 0.110 at N = 4096 for SCS g = 2).
+# N = 500 the pooled simulated rate is 0.091: the networks approach the mean-field rate from below
+# as N grows, as their Lyapunov exponent does (0.097 at N = 1000, 0.110 at N = 4096 for SCS g = 2).
 
 # %% [markdown]
 # ### 1.3 Gated, α_z = 0: the output gate's r channel
@@ -155,9 +155,11 @@ ds.to_netcdf(os.path.join(OUT, "04b_gradient_rates.nc"))
 # | point | phase | DMFT rate (window) | λ_max (DMFT) | simulated | N, windows |
 # |---|---|---|---|---|---|
 # | SCS g = 0.5 | quiescent | −0.517 | −0.500 | −0.511 | 1000, 2×1 |
+# | SCS g = 1.5 | chaotic | 0.045 | 0.0467 | 0.050 (0.039 ± 0.008) | 1000, 2×6 |
 # | SCS g = 2 | chaotic | 0.112 | 0.1125 | 0.109 (0.102 ± 0.007) | 1000, 2×6 |
 # | SCS g = 2 | chaotic | 0.112 | 0.1125 | 0.091 (0.075 ± 0.007) | 500, 2×6 |
 # | gated (1.5, 0, 0) | quiescent | −0.139 | −0.125 | −0.137 | 1000, 2×1 |
+# | gated (1.5, 5, 0) | quiescent | −0.131 ± 0.002 (sampling) | −0.125 | −0.137 | 1000, 2×1 |
 # | gated (3, 0, 2) | chaotic | 0.0704 | 0.0710 | 0.0715 (0.0709 ± 0.0033) | 1000, 2×4 |
 # | gated (4, 2, 0) | chaotic | 0.054 ± 0.006 | 0.054 | 0.047 (0.044 ± 0.004) | 1000, 2×4 |
 # | gated (3, 5, 2) | chaotic | 0.070 ± 0.006 | 0.066 | 0.047 (0.043 ± 0.004) | 1000, 2×4 |
