@@ -84,8 +84,9 @@ fig.savefig(os.path.join(OUT, "04b_scs_gradients.png"))
 # Full settings (N = 1000, 2 networks × 6 windows × 4 loss vectors, fit over τ ∈ [10, 30]): at
 # g = 0.5 the DMFT rate is −0.517 and the simulation −0.511; at g = 2 the DMFT gives 0.112
 # (asymptotic 0.1125 = λ_max) and the pooled simulation 0.109 (per-window 0.102 ± 0.007). At
-# N = 500 the pooled simulated rate is 0.091: the networks approach the mean-field rate from below
-# as N grows, as their Lyapunov exponent does (0.097 at N = 1000, 0.110 at N = 4096 for SCS g = 2).
+# N = 500 the pooled simulated rate is 0.091 and at N = 2000 0.103: the networks sit 0.01–0.02
+# below the mean-field rate, as their Lyapunov exponent does (0.097 at N = 1000, 0.110 at N = 4096
+# for SCS g = 2).
 
 # %% [markdown]
 # ### 1.3 Gated, α_z = 0: the output gate's r channel
@@ -158,6 +159,7 @@ ds.to_netcdf(os.path.join(OUT, "04b_gradient_rates.nc"))
 # | SCS g = 1.5 | chaotic | 0.045 | 0.0467 | 0.050 (0.039 ± 0.008) | 1000, 2×6 |
 # | SCS g = 2 | chaotic | 0.112 | 0.1125 | 0.109 (0.102 ± 0.007) | 1000, 2×6 |
 # | SCS g = 2 | chaotic | 0.112 | 0.1125 | 0.091 (0.075 ± 0.007) | 500, 2×6 |
+# | SCS g = 2 | chaotic | 0.112 | 0.1125 | 0.103 (0.100 ± 0.006) | 2000, 2×4 |
 # | gated (1.5, 0, 0) | quiescent | −0.139 | −0.125 | −0.137 | 1000, 2×1 |
 # | gated (1.5, 5, 0) | quiescent | −0.131 ± 0.002 (sampling) | −0.125 | −0.137 | 1000, 2×1 |
 # | gated (3, 0, 2) | chaotic | 0.0704 | 0.0710 | 0.0715 (0.0709 ± 0.0033) | 1000, 2×4 |

@@ -20,6 +20,7 @@ SCS g = 0.5            quiescent   -0.517             -0.500      -0.511
 SCS g = 1.5            chaotic     0.045              0.0467      0.050 (0.039 ± 0.008)
 SCS g = 2              chaotic     0.112              0.1125      0.109 (0.102 ± 0.007)
 SCS g = 2, N = 500     chaotic     0.112              0.1125      0.091 (0.075 ± 0.007)
+SCS g = 2, N = 2000    chaotic     0.112              0.1125      0.103 (0.100 ± 0.006)
 (1.5, 0, 0)            quiescent   -0.139             -0.125      -0.137
 (1.5, 5, 0)            quiescent   -0.131 ± 0.002     -0.125      -0.137
 (3, 0, 2)              chaotic     0.0704             0.0710      0.0715 (0.0709 ± 0.0033)
@@ -27,8 +28,8 @@ SCS g = 2, N = 500     chaotic     0.112              0.1125      0.091 (0.075 �
 (3, 5, 2)              chaotic     0.070 ± 0.006      0.066       0.047 (0.043 ± 0.004)  xfail
 =====================  ==========  =================  ==========  ===========================
 
-The finite-N tolerances: SCS g = 2 approaches the mean-field rate from below (0.091 / 0.109 / 0.1125
-at N = 500 / 1000 / ∞; its Lyapunov exponent: 0.097 at N = 1000, 0.110 at N = 4096), the gated α_z = 0 point shows no bias within
+The finite-N tolerances: SCS g = 2 sits below the mean-field rate (pooled 0.091 / 0.109 / 0.103 at
+N = 500 / 1000 / 2000 against 0.1125; its Lyapunov exponent: 0.097 at N = 1000, 0.110 at N = 4096), the gated α_z = 0 point shows no bias within
 0.003; at the zero fixed point the only finite-N effect is the O(N^-1/2) edge of the circular law.
 """
 from __future__ import annotations
@@ -200,8 +201,8 @@ def test_small_network_quiescent_matches_closed_form():
 
 
 # ------------------------------------------------------------------------ finite networks (slow)
-def _measure(model, N=1000, windows=4, seeds=(0, 1), T=30.0, t0=10.0, dtype=torch.float64):
-    out = adjoint_norms(model, N=N, T=T, dt=0.1, seeds=list(seeds), burn_in=100.0, n_vectors=4,
+def _measure(model, N=1000, windows=4, seeds=(0, 1), T=30.0, t0=10.0, dtype=torch.float64, burn_in=100.0):
+    out = adjoint_norms(model, N=N, T=T, dt=0.1, seeds=list(seeds), burn_in=burn_in, n_vectors=4,
                         n_windows=windows, dtype=dtype)
     tau, L = out["tau"], out["log_norm2"]
     per = [_fit_rate(tau, np.log(np.exp(L[b, w]).mean(0)), t0) for b in range(L.shape[0]) for w in range(L.shape[1])]
@@ -217,7 +218,7 @@ def _measure(model, N=1000, windows=4, seeds=(0, 1), T=30.0, t0=10.0, dtype=torc
     (GatedRNN(1.5), 1, 0.02),  # measured -0.1366 vs -0.1385; edge shift s_z g_h s_r N^-1/2 ≈ 0.012
 ], ids=["scs-g0.5", "gated-1.5-0-0"])
 def test_networks_quiescent_rate(model, windows, tol):
-    _, rate, _ = _measure(model, windows=windows)
+    _, rate, _ = _measure(model, windows=windows, burn_in=20.0, dtype=torch.float32)  # decays to 0 fast
     res = gradient_dmft(model, tau_max=30.0, fit_start=10.0)
     assert rate < 0 and res.rate < 0
     assert rate == pytest.approx(res.rate, abs=tol)
@@ -233,7 +234,7 @@ def test_networks_quiescent_rate(model, windows, tol):
 ], ids=["scs-g2", "gated-3-0-2"])
 def test_networks_chaotic_rate(model, dtype, bias):
     """Tolerance = finite-N bias (measured N-dependence) + 2.5 standard errors of the per-window rates."""
-    out, rate, se = _measure(model, windows=3, dtype=dtype)
+    out, rate, se = _measure(model, windows=2, dtype=dtype)
     res = gradient_dmft(model, tau_max=30.0, fit_start=10.0)
     assert rate > 0 and res.rate > 0
     assert rate == pytest.approx(res.rate, abs=bias + 2.5 * max(se, 0.004))
