@@ -35,9 +35,10 @@ from .models import GRU, LSTM, GatedRNN, VanillaRNN, model_from_name
 from .phase_diagram import parse_grid, phase_diagram
 from .simulate import Network, Trajectory, jacobian, sample_network, simulate
 from .spectrum import EmpiricalSpectrum, SpectrumPrediction, empirical_spectrum, jacobian_spectrum
+from .transition import chaos_line, static_line, transition_diagram
 
 __all__ = ["VanillaRNN", "GatedRNN", "GRU", "LSTM", "model_from_name", "simulate", "sample_network",
            "jacobian", "Network", "Trajectory", "lyapunov_spectrum", "lyapunov_max", "LyapunovResult",
            "dmft", "DMFTResult", "DMFTConvergenceError", "fixed_point_dmft", "StaticSolution",
            "jacobian_spectrum", "empirical_spectrum", "SpectrumPrediction", "EmpiricalSpectrum",
-           "phase_diagram", "parse_grid"]
+           "phase_diagram", "parse_grid", "transition_diagram", "static_line", "chaos_line"]
