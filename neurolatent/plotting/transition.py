@@ -38,7 +38,7 @@ def plot_transition(ds, fig=None):
         Panel 1: ``g_static`` and ``g_chaos`` (with its bracket) vs α_r, the tricritical α_r, the
         zero-fixed-point line, simulated points (filled: sustained activity, open: decayed).
         Panels 2–4 (only with a ``g_h`` grid): DMFT λ_max, Δ₀ and τ_c against ``g_h - g_chaos``
-        per α_r, with the zero fixed point's exponent dashed.
+        per α_r (crosses: points where the DMFT did not converge, flagged).
     """
     grid = "lambda_max" in ds and ds.sizes.get("g_h", 0) > 0
     if fig is None:
@@ -62,13 +62,16 @@ def plot_transition(ds, fig=None):
                            facecolors=fc, edgecolors="k", zorder=5, label=lab)
     ax.set_xlabel("activation gain g_h")
     ax.set_ylabel("output-gate sensitivity α_r")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="lower left")
     if grid:
         d = ds["distance"].values
         for i, al in enumerate(a):
             c = plt.cm.viridis(i / max(len(a) - 1, 1))
+            ok = ds["converged"].values[i] > 0 if "converged" in ds else np.ones(d.shape[1], bool)
             for axk, q in zip(axes[1:], ("lambda_max", "delta0", "tau_c")):
-                axk.plot(d[i], ds[q].values[i], "o-", color=c, label=f"α_r={al:g}")
+                y = ds[q].values[i]
+                axk.plot(d[i][ok], y[ok], "o-", color=c, label=f"α_r={al:g}")
+                axk.plot(d[i][~ok], y[~ok], "x", color=c)  # flagged: DMFT did not converge
         axes[1].axhline(0, color="k", lw=0.5)
         axes[1].axvline(0, color="grey", ls=":")
         for axk, q, lab in zip(axes[1:], ("lambda_max", "delta0", "tau_c"),

@@ -153,6 +153,17 @@ def test_n1000_networks_on_both_sides_of_chaos_line():
     assert s["final_variance"] > 5e-3 and s["lambda_max"] > 0
     # finite-N λ sits 0.01-0.025 below the DMFT at N = 300-1000 (module docstring of dmft, SCS
     # N = 1000 runs); one network over 150 time units adds ~0.01 of spread: allow 0.04
+    # (measured, seed 0: 0.1224 vs DMFT 0.1222; between the lines -0.086 vs the zero FP's -0.075)
     assert s["lambda_max"] == pytest.approx(d["lambda_max"], abs=0.04)
-    # ⟨h²⟩ of one network fluctuates ~20% over 100 time units near onset (measured)
-    assert s["variance"] == pytest.approx(d["delta0"], rel=0.35)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="near the discontinuous line <h^2> of one N = 1000 network exceeds the "
+                   "DMFT Delta0 by 17-32% (measured: 0.0603 vs 0.0456 at (1.9, 16); 0.032 vs 0.0273 at "
+                   "(1.8, 20)); its 10-time-unit averages wander 0.016-0.041 over 100 time units, so one "
+                   "network over 100 time units does not pin it to 20%")
+def test_n1000_variance_matches_delta0_near_chaos_line():
+    torch.set_num_threads(1)
+    above = GatedRNN(1.9, alpha_r=16.0)
+    s = simulate_point(above, N=1000, seeds=(0,))
+    assert s["variance"] == pytest.approx(dmft_point(above)["delta0"], rel=0.2)
