@@ -36,9 +36,11 @@ def plot_transition(ds, fig=None):
     -------
     matplotlib.figure.Figure
         Panel 1: ``g_static`` and ``g_chaos`` (with its bracket) vs α_r, the tricritical α_r, the
-        zero-fixed-point line, simulated points (filled: sustained activity, open: decayed).
+        zero-fixed-point line (gate convention ``"subtract"``: σ_r(0) = 1/(1 + e^{β_r})), simulated
+        points (filled: sustained activity, open: decayed).
         Panels 2–4 (only with a ``g_h`` grid): DMFT λ_max, Δ₀ and τ_c against ``g_h - g_chaos``
-        per α_r (crosses: points where the DMFT did not converge, flagged).
+        per α_r: chaotic branch solid, quiescent branch dotted with open markers, crosses where the
+        DMFT did not converge (flagged).
     """
     grid = "lambda_max" in ds and ds.sizes.get("g_h", 0) > 0
     if fig is None:
@@ -51,6 +53,9 @@ def plot_transition(ds, fig=None):
     ax.plot(ds["g_chaos"].values, a, "s--", color="tab:red", lw=2, label="DMFT chaos (λ_max > 0) appears")
     if "g_chaos_lo" in ds:
         ax.fill_betweenx(a, ds["g_chaos_lo"].values, ds["g_chaos_hi"].values, color="tab:red", alpha=0.2)
+    if "beta_r" in ds.attrs:  # zero fixed point unstable for g_h sigma_r(0) > 1
+        ax.axvline(1 + np.exp(float(ds.attrs["beta_r"])), color="k", lw=1, ls="-.",
+                   label="zero FP unstable: g_h σ_r(0) = 1")
     if "tricritical_alpha_r" in ds.attrs:
         ax.axhline(ds.attrs["tricritical_alpha_r"], color="grey", ls=":", lw=1, label="α_r = 2√2 (tricritical)")
     if "sim_g_h" in ds and ds.sizes.get("sim", 0):
@@ -68,9 +73,12 @@ def plot_transition(ds, fig=None):
         for i, al in enumerate(a):
             c = plt.cm.viridis(i / max(len(a) - 1, 1))
             ok = ds["converged"].values[i] > 0 if "converged" in ds else np.ones(d.shape[1], bool)
+            chaos = ds["phase_code"].values[i] == 3 if "phase_code" in ds else np.ones(d.shape[1], bool)
             for axk, q in zip(axes[1:], ("lambda_max", "delta0", "tau_c")):
                 y = ds[q].values[i]
-                axk.plot(d[i][ok], y[ok], "o-", color=c, label=f"α_r={al:g}")
+                # the two branches are drawn apart, so that a jump is not drawn as a ramp
+                axk.plot(d[i][ok & chaos], y[ok & chaos], "o-", color=c, label=f"α_r={al:g}")
+                axk.plot(d[i][ok & ~chaos], y[ok & ~chaos], "o:", color=c, mfc="none")
                 axk.plot(d[i][~ok], y[~ok], "x", color=c)  # flagged: DMFT did not converge
         axes[1].axhline(0, color="k", lw=0.5)
         axes[1].axvline(0, color="grey", ls=":")
