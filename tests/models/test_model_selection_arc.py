@@ -1,0 +1,88 @@
+"""Arc versus ring: cross-validation should prefer R1 (an interval) when the latent covers only
+an arc of the ring, and T1 when it covers the ring (benchmarks/arc_vs_ring.py has the numbers).
+
+Recordings: ``make_ring_recording(20, 200, noise=0.1, speed_sd=3.0, seed=s)`` (bump tuning
+around the whole ring, a fast smooth walk of ~0.3 rad per bin) with ``arc=130 deg`` or the whole
+ring. The quick tests check the generator's arc option against its definition.
+"""
+import json
+
+import numpy as np
+import pytest
+
+from neurolatent.datasets import make_ring_recording, ring_tuning
+from neurolatent.manifolds import align_latents
+from neurolatent.models import MGPLVM, compare_manifolds
+
+ARC = np.deg2rad(130.0)
+SEEDS = [0, 1, 2]
+
+
+def _range_deg(theta) -> float:
+    """Range covered by angles on the circle (deg): 360 minus the largest gap between them."""
+    th = np.sort(np.mod(np.asarray(theta, dtype=float).ravel(), 2 * np.pi))
+    return float(np.rad2deg(2 * np.pi - np.diff(np.r_[th, th[0] + 2 * np.pi]).max()))
+
+
+def _recording(seed, arc):
+    return make_ring_recording(20, 200, noise=0.1, seed=seed, speed_sd=3.0, arc=arc)
+
+
+# ------------------------------------------------------------------------------- quick --
+@pytest.mark.parametrize("seed", SEEDS)
+def test_arc_recording_stays_on_its_arc(seed):
+    ds = make_ring_recording(12, 3000, noise=0.2, seed=seed, speed_sd=3.0, arc=ARC)
+    lat = ds.latent.values.astype(np.float64)
+    # confined to the arc (float32 storage: 1e-4 rad slack) and, over 3000 bins of a walk
+    # reflected at its ends, covering all of it (the sorted angles' range is the arc to 1 deg)
+    assert _range_deg(lat) <= np.rad2deg(ARC) + 1e-3
+    assert _range_deg(lat) > np.rad2deg(ARC) - 1.0
+    step = np.angle(np.exp(1j * np.diff(lat)))
+    # reflection keeps the walk smooth: the steps are the unfolded walk's steps up to sign
+    # (speed sd 3 rad/s at 10 Hz -> per-bin sd ~0.3 rad; |step| < 1.5 rad is > 4.5 sd)
+    assert np.abs(step).max() < 1.5 and 0.2 < step.std() < 0.4
+    # the data follow the same tuning model as the ring: residual = the Gaussian noise (std 0.2
+    # within 5 %, n = 36000 samples)
+    resid = ds.dff.values - ring_tuning(lat, ds.preferred_angle.values, 3.0)
+    assert resid.std() == pytest.approx(0.2, rel=0.05)
+    assert json.loads(ds.attrs["params"])["arc"] == pytest.approx(ARC)  # params are stored as JSON
+
+
+def test_arc_none_is_the_ring_and_bad_arcs_are_refused():
+    a, b = make_ring_recording(seed=3), make_ring_recording(seed=3, arc=None)
+    assert a.dff.equals(b.dff) and a.latent.equals(b.latent)
+    assert _range_deg(make_ring_recording(20, 200, seed=0, speed_sd=3.0).latent) > 340
+    for bad in (0.0, -1.0, 2 * np.pi, 7.0):
+        with pytest.raises(ValueError, match="arc"):
+            make_ring_recording(arc=bad)
+
+
+# -------------------------------------------------------------------------------- slow --
+def _cv(ds, seed):
+    cv = compare_manifolds(ds["dff"], ["T1", "R1"], folds=2, seed=seed, max_steps=250, infer_steps=200,
+                           progress=False)
+    ll = cv["log_likelihood"].mean("fold")
+    print(f"seed {seed}: T1 {float(ll.sel(manifold='T1')):.4f}  R1 {float(ll.sel(manifold='R1')):.4f} nats/entry")
+    return float(ll.sel(manifold="T1")), float(ll.sel(manifold="R1"))
+
+
+RING_XFAIL = {}  # seeds where T1 did not beat R1 on the covered ring (filled from measurements)
+ARC_XFAIL = {}   # seeds where R1 did not beat T1 on the arc
+
+
+def _maybe_xfail(table, seed):
+    return [pytest.mark.xfail(strict=False, reason=table[seed])] if seed in table else []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=_maybe_xfail(RING_XFAIL, s)) for s in SEEDS])
+def test_cv_prefers_T1_on_a_covered_ring(seed):
+    t1, r1 = _cv(_recording(seed, None), seed)
+    assert t1 > r1  # measured margins in RING_XFAIL / the benchmark's docstring
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=_maybe_xfail(ARC_XFAIL, s)) for s in SEEDS])
+def test_cv_prefers_R1_on_an_arc(seed):
+    t1, r1 = _cv(_recording(seed, ARC), seed)
+    assert r1 > t1
