@@ -42,6 +42,7 @@ def make_ring_recording(
     baseline: float = 0.0,
     speed_sd: float = 1.0,
     speed_tau: float = 1.0,
+    arc: float | None = None,
 ) -> xr.Dataset:
     r"""A ring-attractor-like population: bump tuning to a latent angle that drifts smoothly.
 
@@ -51,7 +52,11 @@ def make_ring_recording(
       :math:`\omega_t = a\,\omega_{t-1} + \sqrt{1-a^2}\,\sigma_\omega\,\xi_t`,
       :math:`a = e^{-1/(f_s \tau)}`, :math:`\omega_0 \sim N(0, \sigma_\omega^2)`;
     - latent angle :math:`\theta_t = \theta_{t-1} + \omega_t / f_s` (mod :math:`2\pi`),
-      :math:`\theta_0 \sim U[0, 2\pi)` -- a smooth random walk on the circle;
+      :math:`\theta_0 \sim U[0, 2\pi)` -- a smooth random walk on the circle; with ``arc``
+      the unwrapped walk :math:`u_t = \sum_{s \le t} \omega_s / f_s` is instead reflected at the
+      ends of an arc of length :math:`a`, :math:`\theta_t = \theta_0 + a\,\Lambda(u_t / a)`
+      with the triangle wave :math:`\Lambda(x) = 1 - |(x \bmod 2) - 1|` (mod :math:`2\pi`), so
+      the path covers only that arc of the ring;
     - preferred angles :math:`\phi_n = 2\pi n / N` (evenly spaced);
     - :math:`\mathrm{dff}_{tn} = b + A\,e^{\kappa(\cos(\theta_t - \phi_n) - 1)} + \sigma\,\epsilon_{tn}`,
       :math:`\epsilon_{tn} \sim N(0, 1)` i.i.d.
@@ -70,6 +75,10 @@ def make_ring_recording(
         Tuning concentration, peak height above baseline, baseline.
     speed_sd, speed_tau : float
         Stationary standard deviation (rad/s) and correlation time (s) of the angular velocity.
+    arc : float, optional
+        Length (rad, ``0 < arc < 2 pi``) of the arc the latent is confined to (reflected at its
+        ends); ``None`` (default) lets it wander around the whole ring. Used to test whether model
+        selection tells an interval (R1) from a ring (T1).
 
     Returns
     -------
@@ -90,6 +99,8 @@ def make_ring_recording(
         raise ValueError(f"n_neurons and n_time must be >= 1, got {n_neurons} and {n_time}")
     if not noise >= 0:
         raise ValueError(f"noise must be a standard deviation >= 0, got {noise}")
+    if arc is not None and not 0 < arc < 2 * np.pi:
+        raise ValueError(f"arc must be an arc length in (0, 2 pi) radians or None, got {arc!r}")
     if not speed_tau > 0 or not speed_sd >= 0:
         raise ValueError(f"speed_tau must be > 0 and speed_sd >= 0, got {speed_tau} and {speed_sd}")
     fs = check_fs(fs, "make_ring_recording")
@@ -102,13 +113,16 @@ def make_ring_recording(
     for t in range(1, n_time):  # AR(1) recursion; n_time is small, a plain loop is clearest
         omega[t] = a * omega[t - 1] + np.sqrt(1.0 - a * a) * speed_sd * xi[t]
     theta0 = rng.uniform(0.0, 2 * np.pi)
-    theta = np.mod(theta0 + np.cumsum(omega) / fs - omega[0] / fs, 2 * np.pi)
+    unwrapped = np.cumsum(omega) / fs - omega[0] / fs
+    if arc is not None:  # reflect at the arc's ends (triangle wave), starting at a random point of it
+        unwrapped = arc * (1.0 - np.abs(np.mod(unwrapped / arc + rng.uniform(0.0, 2.0), 2.0) - 1.0))
+    theta = np.mod(theta0 + unwrapped, 2 * np.pi)
     preferred = 2 * np.pi * np.arange(n_neurons) / n_neurons
     clean = ring_tuning(theta, preferred, kappa, amplitude, baseline)
     dff = clean + noise * rng.standard_normal(clean.shape)
     params = dict(n_neurons=n_neurons, n_time=n_time, noise=float(noise), seed=seed, fs=fs, kappa=float(kappa),
                   amplitude=float(amplitude), baseline=float(baseline), speed_sd=float(speed_sd),
-                  speed_tau=float(speed_tau))
+                  speed_tau=float(speed_tau), arc=None if arc is None else float(arc))
     ds = build_dataset(
         {"dff": dff},
         time=np.arange(n_time, dtype=np.float64) / fs,
