@@ -197,7 +197,8 @@ def _theory(name):
 
 #: ``{handler name set by the parser: command}``.
 HANDLERS = {"info": _cmd_info, "convert": _cmd_convert, "fit": _cmd_fit, "demo": _cmd_demo,
-            **{f"theory.{n}": _theory(n) for n in ("dmft", "spectrum", "phase-diagram", "lyapunov")}}
+            **{f"theory.{n}": _theory(n) for n in ("dmft", "spectrum", "phase-diagram", "lyapunov", "gradients",
+                                                  "transition")}}
 
 
 def _interrupted(exc, args) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .theory import HelpFormatter, UsageError, add_theory_parser, model_params
+from .theory import HelpFormatter, UsageError, add_theory_parser, model_params, transition_options
 
 __all__ = ["main", "build_parser", "check_args", "DATASETS", "UsageError"]
 
@@ -171,7 +171,9 @@ def check_args(args: argparse.Namespace) -> None:
             raise UsageError(f"--cv-workers must be >= 0, got {args.cv_workers}")
     if args.command in ("fit", "demo") and args.no_early_stopping and (args.patience or args.tol):
         raise UsageError("--patience/--tol set early stopping, which --no-early-stopping turns off; drop one")
-    if args.command == "theory":
+    if args.command == "theory" and args.theory_command == "transition":
+        transition_options(args)
+    elif args.command == "theory":
         model_params(args, grid=args.theory_command == "phase-diagram")
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["MODELS", "ALIASES", "REQUIRED", "add_theory_parser", "model_params", "UsageError", "HelpFormatter"]
+__all__ = ["MODELS", "ALIASES", "REQUIRED", "add_theory_parser", "model_params", "transition_options", "UsageError",
+           "HelpFormatter"]
 
 
 class UsageError(ValueError):
@@ -70,7 +71,7 @@ MODELS: dict[str, dict[str, tuple]] = {
 ALIASES = {"scs": "vanilla"}
 _CHOICES = {"gate_bias": ("subtract", "add"), "update": ("new", "old")}
 #: Which models each subcommand accepts (the DMFT solves the flows only).
-_SUPPORTED = {"dmft": ("vanilla", "gated"), "phase-diagram": ("vanilla", "gated", "gru", "lstm"),
+_SUPPORTED = {"dmft": ("vanilla", "gated"), "gradients": ("vanilla", "gated"), "phase-diagram": ("vanilla", "gated", "gru", "lstm"),
               "spectrum": ("vanilla", "gated", "gru", "lstm"), "lyapunov": ("vanilla", "gated", "gru", "lstm")}
 
 
@@ -162,8 +163,33 @@ def model_params(args: argparse.Namespace, *, grid: bool = False) -> dict:
     return out
 
 
+def transition_options(args: argparse.Namespace) -> dict:
+    """``alpha_r`` (list) and ``g_h`` (list or None) of ``theory transition``; :class:`UsageError` if malformed."""
+    try:
+        alpha_r = [float(a) for a in str(args.alpha_r).split(",") if a.strip()]
+    except ValueError:
+        raise UsageError(f"--alpha-r expects comma-separated numbers such as 1,4,8, got {args.alpha_r!r}") from None
+    if not alpha_r or min(alpha_r) < 0:
+        raise UsageError(f"--alpha-r needs at least one value >= 0, got {args.alpha_r!r}")
+    g_h = None
+    if args.g_h is not None:
+        parts = str(args.g_h).split(":")
+        try:
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
+        except ValueError:
+            raise UsageError(f"--g-h {args.g_h!r}: a grid is start:stop:num, e.g. 1.5:3:16") from None
+        if num < 1 or start < 0:
+            raise UsageError(f"--g-h {args.g_h!r}: needs num >= 1 and gains >= 0")
+        g_h = [start + (stop - start) * i / max(num - 1, 1) for i in range(num)]
+    if args.xtol <= 0:
+        raise UsageError(f"--xtol must be > 0, got {args.xtol}")
+    return {"alpha_r": alpha_r, "g_h": g_h}
+
+
 def add_theory_parser(subparsers, handlers: dict | None = None) -> argparse.ArgumentParser:
-    """Register ``theory`` with its subcommands (dmft, spectrum, phase-diagram, lyapunov).
+    """Register ``theory`` with its subcommands (dmft, spectrum, phase-diagram, lyapunov, gradients, transition).
 
     Each subcommand's parser gets ``handler="theory.<name>"`` as a default (the handlers live in
     :mod:`neurolatent.theory.cli`); with ``handlers={"dmft": f, ...}`` also ``func=f``.
@@ -206,4 +232,25 @@ def add_theory_parser(subparsers, handlers: dict | None = None) -> argparse.Argu
     p.add_argument("--seed", type=int, default=0, help="random seed of the network")
     p.add_argument("--plot", help="save the spectrum figure (.png)")
     p.set_defaults(handler="theory.lyapunov", **({"func": handlers["lyapunov"]} if handlers else {}))
+    p = sub.add_parser("gradients", help="mean-field growth/decay of back-propagated gradients (vanilla, gated)",
+                       formatter_class=fmt,
+                       description="Adjoint (gradient) DMFT: the per-neuron squared norm of dL/dh(t - tau) over "
+                                   "the lag tau and its exponential rate, the trainability counterpart of lambda_max.")
+    _model_args(p, "gradients", grid=False)
+    p.add_argument("--out", help="write the gradient-norm curve as netCDF (.nc)")
+    p.add_argument("--plot", help="save the gradient-norm figure (.png)")
+    p.add_argument("--allow-unconverged", action="store_true", help="print an unconverged result instead of failing")
+    p.set_defaults(handler="theory.gradients", **({"func": handlers["gradients"]} if handlers else {}))
+    p = sub.add_parser("transition", help="chaos line vs static (topological) line of the gated RNN",
+                       formatter_class=fmt,
+                       description="Both critical lines of the gated RNN (alpha_z = 0) on the (g_h, alpha_r) plane: "
+                                   "where nonzero static solutions appear and where chaos sets in (DMFT), "
+                                   "with the DMFT on an optional g_h grid.")
+    p.add_argument("--alpha-r", default="1,4,8,16", help="comma-separated output-gate sensitivities alpha_r")
+    p.add_argument("--g-h", default=None, help="grid of gains g_h as start:stop:num (default: lines only)")
+    p.add_argument("--beta-r", type=float, default=0.0, help="output-gate bias beta_r")
+    p.add_argument("--xtol", type=float, default=0.01, help="bracket width of the chaos line in g_h")
+    p.add_argument("--out", help="write the lines (and grid) as netCDF (.nc)")
+    p.add_argument("--plot", help="save the transition figure (.png)")
+    p.set_defaults(handler="theory.transition", **({"func": handlers["transition"]} if handlers else {}))
     return theory

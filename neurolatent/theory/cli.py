@@ -20,7 +20,7 @@ import json
 import numpy as np
 
 from neurolatent_cli.theory import add_theory_parser as _add_parser
-from neurolatent_cli.theory import model_params
+from neurolatent_cli.theory import model_params, transition_options
 
 __all__ = ["add_theory_parser", "HANDLERS"]
 
@@ -136,8 +136,44 @@ def _cmd_lyapunov(args):
     return 0
 
 
+def _write_nc(ds, path) -> None:
+    from .._utils import atomic_path
+    with atomic_path(path, suffix=".nc") as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+
+
+def _cmd_gradients(args):
+    from .gradients import gradient_dmft
+
+    res = gradient_dmft(_build(args), on_fail="return" if args.allow_unconverged else "raise")
+    print(json.dumps({"rate": res.rate, "rate_asymptotic": res.rate_asymptotic, "lambda_max": res.lambda_max,
+                      "converged": bool(res.converged), "residual": res.residual, "method": res.method}, indent=2))
+    if args.out:
+        _write_nc(res.to_dataset(), args.out)
+    if args.plot:
+        from ..plotting.gradients import plot_gradient_norm
+        _save_plot(plot_gradient_norm(res), args.plot)
+    return 0
+
+
+def _cmd_transition(args):
+    from .transition import transition_diagram
+
+    ds = transition_diagram(beta_r=args.beta_r, xtol=args.xtol, **transition_options(args))
+    lines = {float(a): {"g_static": float(ds["g_static"].sel(alpha_r=a)), "g_chaos": float(ds["g_chaos"].sel(alpha_r=a))}
+             for a in ds["alpha_r"].values}
+    print(json.dumps({"lines": lines}, indent=2))
+    if args.out:
+        _write_nc(ds, args.out)
+    if args.plot:
+        from ..plotting.transition import plot_transition
+        _save_plot(plot_transition(ds), args.plot)
+    return 0
+
+
 #: ``{subcommand: handler(args) -> exit status}``.
-HANDLERS = {"dmft": _cmd_dmft, "spectrum": _cmd_spectrum, "phase-diagram": _cmd_phase, "lyapunov": _cmd_lyapunov}
+HANDLERS = {"dmft": _cmd_dmft, "spectrum": _cmd_spectrum, "phase-diagram": _cmd_phase, "lyapunov": _cmd_lyapunov,
+            "gradients": _cmd_gradients, "transition": _cmd_transition}
 
 
 def add_theory_parser(subparsers) -> argparse.ArgumentParser:
