@@ -94,6 +94,10 @@ def make_ring_recording(
     ((50, 8), (50,))
     >>> bool((ds.latent >= 0).all() and (ds.latent < 6.2832).all())
     True
+    >>> arc = make_ring_recording(n_neurons=8, n_time=300, seed=1, speed_sd=3.0, arc=np.pi / 2)
+    >>> th = np.sort(arc.latent.values)  # the path stays on a quarter of the ring
+    >>> bool(2 * np.pi - np.diff(np.r_[th, th[0] + 2 * np.pi]).max() <= np.pi / 2 + 1e-4)
+    True
     """
     if int(n_neurons) < 1 or int(n_time) < 1:
         raise ValueError(f"n_neurons and n_time must be >= 1, got {n_neurons} and {n_time}")

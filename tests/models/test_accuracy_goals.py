@@ -5,6 +5,10 @@ than 95 % of the time points within 0.5 rad of the true latent after the best gl
 Data: ``make_manifold_recording("T1", n_neurons=100, n_time=500, noise=0.1, seed=s)`` (Gaussian
 bump tuning of width 0.7 rad around random preferred angles, a random walk of 0.3 rad steps).
 The fit: ``MGPLVM("T1", seed=s).fit(Y)`` with every default (1000 steps at most, early stopping).
+
+Measured: 100 % of the 500 points within 0.5 rad on seeds 0, 1 and 2 (median aligned errors
+0.043, 0.098 and 0.024 rad; 1000, 1000 and 910 steps). About 75 s of CPU per seed on one thread
+(measured on a loaded machine: 3 min 50 s user time for the three seeds).
 """
 import numpy as np
 import pytest
@@ -13,7 +17,7 @@ from neurolatent.datasets.synthetic_manifolds import make_manifold_recording
 from neurolatent.manifolds import align_latents
 from neurolatent.models import MGPLVM
 
-XFAIL = {}  # seed -> reason with the measured fraction, where the goal was missed
+XFAIL = {}  # seed -> reason with the measured fraction, where the goal was missed (none so far)
 
 
 @pytest.mark.slow

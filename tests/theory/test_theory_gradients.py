@@ -25,7 +25,7 @@ SCS g = 2, N = 2000    chaotic     0.112              0.1125      0.103 (0.100 �
 (1.5, 5, 0)            quiescent   -0.131 ± 0.002     -0.125      -0.137
 (3, 0, 2)              chaotic     0.0704             0.0710      0.0715 (0.0709 ± 0.0033)
 (4, 2, 0)              chaotic     0.054 ± 0.006      0.054       0.047 (0.044 ± 0.004)
-(3, 5, 2)              chaotic     0.070 ± 0.006      0.066       0.047 (0.043 ± 0.004)  xfail
+(3, 5, 2)              chaotic     0.070 ± 0.006      0.066       0.047 (0.043 ± 0.004)  xfail/xpass
 =====================  ==========  =================  ==========  ===========================
 
 The finite-N tolerances: SCS g = 2 sits below the mean-field rate (pooled 0.091 / 0.109 / 0.103 at
@@ -244,8 +244,9 @@ def test_networks_chaotic_rate(model, dtype, bias):
 
 
 XFAIL_AZ5 = pytest.mark.xfail(
-    strict=False, reason="α_z = 5: the sampled forward DMFT underestimates Δ₀ (0.098 vs 0.124 at N = 1000) and "
-    "the gradient rate inherits it: DMFT 0.070 ± 0.006 vs networks 0.047 ± 0.004 (about 3 standard errors)")
+    strict=False, reason="α_z = 5: the sampled forward DMFT underestimates Δ₀ (0.10 vs 0.124 at N = 1000) and "
+    "the gradient rate is high with it: DMFT 0.070 ± 0.006 vs networks 0.047 ± 0.004 (4 windows, ~3 s.e.); "
+    "at this test's settings 0.0665 ± 0.006 vs 0.046 ± 0.007 (2 windows), inside the 2-s.e. tolerance (XPASS)")
 
 
 @pytest.mark.slow
