@@ -245,8 +245,8 @@ def dmft_grid(models, dt: float = 0.1, tau_max: float = 100.0, tol: float = 1e-6
         active = active[keep]
         x_prev, f_prev = x[keep], f[keep]
         dX, dF = [d[keep] for d in dX], [d[keep] for d in dF]
-        if np.any(bad_step[keep]):  # reset the history everywhere (simple and safe)
-            dX, dF = [], []
+        for d in dX + dF:  # reset the history of the points that fell back (per point: the
+            d[bad_step[keep]] = 0.0  # result must not depend on which points share a batch)
     quiet = C[:, 0] < 1e-12
     _, C_r = G(np.where(quiet[:, None], 1e-13, C), np.arange(P))
     # a variance beyond the pair tables would have been clipped: flag, never return it
