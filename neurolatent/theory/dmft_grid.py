@@ -27,6 +27,11 @@ arrays. Three changes make it ~two orders of magnitude faster per point than cal
 
 A point whose iteration has not converged after ``max_iter`` is returned with
 ``converged = False`` and ``nan`` for Δ₀ and λ_max -- never as a result.
+
+Measured (``benchmarks/theory_speed.py --grid50``, 2 shared cores at load ~13): a 50 × 50
+(g_h, α_r) diagram in 587 s serial against ~25.6 s per point (~1064 min) for :func:`dmft` per
+point, 109× faster, with the 16 common points equal to 7.4e-4 (Δ₀, relative) and 4.9e-4 (λ_max,
+absolute); the pair tables take ~50 s of that under this load and are cached per process.
 """
 from __future__ import annotations
 
