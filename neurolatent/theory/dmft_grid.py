@@ -177,7 +177,7 @@ def dmft_grid(models, dt: float = 0.1, tau_max: float = 100.0, tol: float = 1e-6
     --------
     >>> from neurolatent.theory import GatedRNN
     >>> out = dmft_grid([GatedRNN(1.5, 0.0, 2.0), GatedRNN(3.0, 0.0, 2.0)], lyapunov=False)
-    >>> out["delta0"][0], bool(out["delta0"][1] > 0.05), out["converged"].tolist()
+    >>> float(out["delta0"][0]), bool(out["delta0"][1] > 0.05), out["converged"].tolist()
     (0.0, True, [True, True])
     """
     models = list(models)
