@@ -27,6 +27,11 @@ arrays. Three changes make it ~two orders of magnitude faster per point than cal
 
 A point whose iteration has not converged after ``max_iter`` is returned with
 ``converged = False`` and ``nan`` for Δ₀ and λ_max -- never as a result.
+
+Measured (``benchmarks/theory_speed.py --grid50``, 2 shared cores at load ~13): a 50 × 50
+(g_h, α_r) diagram in 587 s serial against ~25.6 s per point (~1064 min) for :func:`dmft` per
+point, 109× faster, with the 16 common points equal to 7.4e-4 (Δ₀, relative) and 4.9e-4 (λ_max,
+absolute); the pair tables take ~50 s of that under this load and are cached per process.
 """
 from __future__ import annotations
 
@@ -172,7 +177,7 @@ def dmft_grid(models, dt: float = 0.1, tau_max: float = 100.0, tol: float = 1e-6
     --------
     >>> from neurolatent.theory import GatedRNN
     >>> out = dmft_grid([GatedRNN(1.5, 0.0, 2.0), GatedRNN(3.0, 0.0, 2.0)], lyapunov=False)
-    >>> out["delta0"][0], bool(out["delta0"][1] > 0.05), out["converged"].tolist()
+    >>> float(out["delta0"][0]), bool(out["delta0"][1] > 0.05), out["converged"].tolist()
     (0.0, True, [True, True])
     """
     models = list(models)
@@ -245,8 +250,8 @@ def dmft_grid(models, dt: float = 0.1, tau_max: float = 100.0, tol: float = 1e-6
         active = active[keep]
         x_prev, f_prev = x[keep], f[keep]
         dX, dF = [d[keep] for d in dX], [d[keep] for d in dF]
-        if np.any(bad_step[keep]):  # reset the history everywhere (simple and safe)
-            dX, dF = [], []
+        for d in dX + dF:  # reset the history of the points that fell back (per point: the
+            d[bad_step[keep]] = 0.0  # result must not depend on which points share a batch)
     quiet = C[:, 0] < 1e-12
     _, C_r = G(np.where(quiet[:, None], 1e-13, C), np.arange(P))
     # a variance beyond the pair tables would have been clipped: flag, never return it

@@ -10,7 +10,7 @@
     complexity line is where it jumps from 0).
 ``delta0`` / ``lambda_max`` / ``phase`` / ``converged`` / ``residual``
     From :func:`dmft` (``on_fail="return"``: a point that does not converge is *flagged*
-    ``converged = 0`` with its residual, never dropped or silently trusted).
+    ``converged = 0`` with its residual and NaN values, never dropped or silently trusted).
 
 For grids of constant-update-gate :class:`GatedRNN` models (``alpha_z = 0``) the DMFT quantities
 are solved for all points at once by :func:`~neurolatent.theory.dmft_grid.dmft_grid`
@@ -89,8 +89,10 @@ def _evaluate(model, quantities, dmft_kwargs) -> dict:
         out["n_static"] = float(sum(s.delta_h > 0 for s in fixed_point_dmft(model, stability=False)))
     if {"delta0", "lambda_max", "phase_code", "converged", "residual"} & set(quantities):
         res = dmft(model, on_fail="return", **dmft_kwargs)
-        out.update(delta0=res.delta0, lambda_max=res.lambda_max, phase_code=float(_PHASES[res.phase]),
-                   converged=float(res.converged), residual=res.residual)
+        ok = bool(res.converged)  # a non-converged point is flagged and NaN, never a result
+        out.update(delta0=res.delta0 if ok else math.nan, lambda_max=res.lambda_max if ok else math.nan,
+                   phase_code=float(_PHASES[res.phase]) if ok else math.nan,
+                   converged=float(ok), residual=res.residual)
     return {q: float(out[q]) for q in quantities}
 
 
@@ -136,12 +138,11 @@ def _grid_dmft(models, quantities, dmft_kwargs, client):
     """DMFT quantities of all points by :func:`dmft_grid` (chunks on ``client`` when given)."""
     from .dmft_grid import dmft_grid
     kw = dict(dmft_kwargs)
-    if "dt" not in kw:  # the per-point default: 0.1 x the fastest effective time constant
-        kw["dt"] = min(0.1 * min(m.tau_h / max(m.gate_at_zero("z"), 1e-3), *([m.tau_r] if m.alpha_r > 0 else []))
-                       for m in models)
-    if "tau_max" not in kw:
-        kw["tau_max"] = max(max(1000 * kw["dt"], 40.0 * max(m.tau_h / max(m.gate_at_zero("z"), 1e-3),
-                                                             *([m.tau_r] if m.alpha_r > 0 else []))) for m in models)
+    if "dt" not in kw or "tau_max" not in kw:  # the per-point defaults: finest dt, longest window
+        from .dmft import _gated_grid
+        grids = [_gated_grid(m, kw.get("dt"), kw.get("tau_max"), m.gate_at_zero("z")) for m in models]
+        kw.setdefault("dt", min(g[1] for g in grids))
+        kw.setdefault("tau_max", max(g[0][-1] for g in grids))
     if client is None:
         parts = [dmft_grid(models, **kw)]
     else:

@@ -54,9 +54,12 @@ just above the line (distance d = g_h − g_c = 0.003 … 0.2) the DMFT gives Δ
 neither converges nor decays in 600 iterations (Δ₀ ≈ 0.016, λ ≈ 0.089): the line carries that
 uncertainty. N = 1000 networks (seed 0, RK4 dt = 0.1, burn-in 100, λ over 150 time units):
 between the lines at (1.7, 16) the network decays to the zero fixed point (λ = −0.086 vs the
-zero FP's −0.075); above at (1.9, 16) it stays chaotic, λ = 0.1224 vs DMFT 0.1222, but
-⟨h²⟩ = 0.060 vs Δ₀ = 0.046 (``tests/theory/test_theory_transition.py``, xfail); in the continuous
-regime at (2.5, 2) λ = 0.032 vs DMFT 0.043 and ⟨h²⟩ = 0.071 vs Δ₀ = 0.068.
+zero FP's −0.075); above at (1.9, 16) it stays chaotic, λ = 0.1224 vs DMFT 0.1222, ⟨h²⟩ = 0.060
+(one network, 100 time units; seeds 1–3 over 250 units: 0.0418 ± 0.0022) vs Δ₀ = 0.0456; in the
+continuous regime at (2.5, 2) λ = 0.032 vs DMFT 0.043 and ⟨h²⟩ = 0.071 vs Δ₀ = 0.068. Long
+transients below the chaos line: networks started from a large state stay active for a long time
+before they reach the zero fixed point — at α_r = 16 they decay at t = 164, 225 (g_h = 1.76,
+d = −0.026) and 217, 244 (g_h = 1.78, d = −0.006), within the 100-unit burn-in at g_h = 1.7.
 """
 from __future__ import annotations
 

@@ -81,9 +81,12 @@ def test_dask_equals_serial():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, \
             distributed.Client(cluster) as client:
         par = phase_diagram(GatedFactory(), grid, q, client=client)
-    # same deterministic code on the same inputs: identical up to floating round-off
+    # same deterministic code on the same inputs: identical up to floating round-off; the
+    # vectorised DMFT warm-starts each λ_max eigensolve from the previous point of its chunk
+    # (ARPACK tol 1e-10), so chunking moves λ_max by up to ~1e-9
     for v in q:
-        np.testing.assert_allclose(par[v].values, serial[v].values, rtol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(par[v].values, serial[v].values, rtol=1e-12 if v != "lambda_max" else 1e-8,
+                                   atol=0 if v != "lambda_max" else 1e-10, equal_nan=True)
 
 
 def _parse(argv):

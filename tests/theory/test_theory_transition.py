@@ -158,12 +158,28 @@ def test_n1000_networks_on_both_sides_of_chaos_line():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="near the discontinuous line <h^2> of one N = 1000 network exceeds the "
-                   "DMFT Delta0 by 17-32% (measured: 0.0603 vs 0.0456 at (1.9, 16); 0.032 vs 0.0273 at "
-                   "(1.8, 20)); its 10-time-unit averages wander 0.016-0.041 over 100 time units, so one "
-                   "network over 100 time units does not pin it to 20%")
 def test_n1000_variance_matches_delta0_near_chaos_line():
     torch.set_num_threads(1)
     above = GatedRNN(1.9, alpha_r=16.0)
-    s = simulate_point(above, N=1000, seeds=(0,))
-    assert s["variance"] == pytest.approx(dmft_point(above)["delta0"], rel=0.2)
+    s = simulate_point(above, N=1000, seeds=(1, 2, 3), T_var=250.0, T_lyap=30.0)
+    # near the discontinuous line ⟨h²⟩ of one network wanders slowly (10-unit averages 0.016-0.041
+    # over 100 units; seed 0 over 100 units gave 0.060, +32%), so average 3 networks over 250
+    # units: measured 0.0418 ± 0.0022 (std over networks) vs Δ₀ = 0.0456, -8%. Tolerance 15%: a
+    # finite-N deficit of that order (SCS: -6% at N = 400, +1% at N = 2000) plus 3 standard errors
+    assert s["variance"] == pytest.approx(dmft_point(above)["delta0"], rel=0.15)
+
+
+@pytest.mark.slow
+def test_n1000_long_transients_just_below_chaos_line():
+    from neurolatent.theory import simulate
+    torch.set_num_threads(1)
+    # g_h = 1.76 at α_r = 16: 0.026 below the DMFT chaos line (1.786), above the static line
+    # (1.663). The zero fixed point is the only attractor the DMFT predicts from there, and the
+    # networks do reach it, but only after a chaotic-looking transient (measured, seeds 0 and 1:
+    # decay to <h^2> < 1e-6 at t = 225 and 164; at (1.7, 16) decay within the 100-unit burn-in)
+    tr = simulate(GatedRNN(1.76, alpha_r=16.0), N=1000, T=300.0, seeds=(0, 1), record_every=10,
+                  dtype=torch.float64)
+    v = (tr.states[:, :, :1000] ** 2).mean(-1).numpy()
+    t = tr.times.numpy()
+    assert (v[:, np.isclose(t, 100.0)] > 1e-3).all()  # still active after 100 time units
+    assert (v[:, -1] < 1e-6).all()  # and decayed by t = 300
