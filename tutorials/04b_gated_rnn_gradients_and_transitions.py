@@ -18,7 +18,7 @@
 # own (`gradient_dmft`), which we check against gradients back-propagated through N = 1000
 # networks (`adjoint_norms`, the exact transpose of the RK4 step, i.e. what autograd gives).
 #
-# Part 2 (the discontinuous transition to chaos in detail) is a separate section below.
+# Part 2 (the discontinuous transition to chaos in detail) is tutorial 04c.
 #
 # `NEUROLATENT_QUICK=1` shrinks every size (N = 150, one window, no α_z > 0 sampling DMFT) so the
 # notebook runs in well under a minute; the numbers quoted in the text are from the full settings.
@@ -176,6 +176,7 @@ ds.to_netcdf(os.path.join(OUT, "04b_gradient_rates.nc"))
 # %% [markdown]
 # ## Part 2 · The discontinuous transition to chaos
 #
-# *(Reserved: the characterisation of the region between the topological line α_r*(g_h) and the
-# chaos line — λ_max, Δ₀ and autocorrelation times against the distance to the line, DMFT vs
-# N ≥ 1000 simulations — goes here.)*
+# The characterisation of the region between the topological line (where nonzero static solutions
+# appear) and the chaos line — λ_max, Δ₀ and autocorrelation times against the distance to the
+# line, the DMFT against N = 1000 networks — is tutorial `04c_gated_rnn_transition`
+# (`neurolatent.theory.transition_diagram`, or `neurolatent theory transition` on the command line).
