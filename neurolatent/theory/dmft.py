@@ -332,32 +332,10 @@ def _gated_gaussian(m: GatedRNN, dt, tau_max, tol, max_iter, damping, init_varia
         C_sr = PairTable(sr, C_r[0], sc_r, n_nodes)(C_r)
         return _filter(C_sr * C_phi, dt, m.tau_h, gain=sz)
 
-    # Anderson mixing (depth 5) on top of the damped iteration: plain damping needs ~10^3
-    # iterations near the transition; Anderson needs tens. Reset when the residual grows.
-    dX, dF, x_prev, f_prev = [], [], None, None
-    for it in range(1, max_iter + 1):
-        new = G(C)
-        f = new - C
-        res = float(np.max(np.abs(f)) / max(C[0], 1e-12))
-        hist.append(res)
-        if C[0] < 1e-12 or res < tol:
-            C = new if res < tol else C
-            break
-        if f_prev is not None:
-            dX.append(C - x_prev)
-            dF.append(f - f_prev)
-            dX, dF = dX[-5:], dF[-5:]
-        x_prev, f_prev = C.copy(), f.copy()
-        if len(hist) > 1 and res > 2 * hist[-2]:
-            dX, dF = [], []
-        step = C + damping * f
-        if dF:
-            Fm, Xm = np.array(dF).T, np.array(dX).T
-            gamma = np.linalg.lstsq(Fm, f, rcond=None)[0]
-            step = step - (Xm + damping * Fm) @ gamma
-        if not np.all(np.isfinite(step)) or step[0] < 0.3 * C[0]:  # no extrapolating toward collapse
-            step, dX, dF = C + 0.5 * f, [], []
-        C = step
+    # Anderson mixing (depth 5) on top of the damped iteration (:func:`_anderson`)
+    C, new, hist = _anderson(G, C, tol, max_iter, damping)
+    if hist[-1] < tol:
+        C = new
     quiet = C[0] < 1e-12
     if quiet:
         C = np.zeros_like(C)
