@@ -99,12 +99,16 @@ def test_cv_ranks_SO3_first_against_its_double_cover_and_R3():
     # seed 0, 400 steps) SO3 has the highest ELBO/bin (15.60; S3 14.62, R3 14.36); on
     # seed 2 fold 1 alone 600 steps take SO3 from 0.607 to 0.639 nats (S3 at 600 steps 0.636), and
     # init="pca" (model_kwargs, changes only SO3 here) gives SO3 0.650 vs S3 0.634 at 300 steps.
-    # 300 steps keeps the test at ~1.8-2.2 min on one core (seed 0 margin over S3 0.026).
+    # 300 steps kept the test at ~1.8-2.2 min on one core (seed 0 margin over S3 0.026) until the
+    # random initial draws changed (device-safe generator draws for the farthest-point start): then
+    # seed 0 fell into the seed-2 case at 300 steps (SO3 0.567/0.620 vs S3 0.628/0.605 per fold, fold
+    # 0 under-converged) and at 500 steps SO3 wins both folds (0.649/0.710 vs S3 0.630/0.613, R3
+    # 0.602/0.566). So 500 steps (~3.3 min on one core): the comparison needs converged fits.
     # (Checked after align_latents learned every SO3 isometry: the random init recovers the latents of
     # 30 x 100 and 30 x 150 recordings at 0.21-0.25 rad on seeds 0-2 while init="pca" gives 0.49-0.70,
     # so random stays the SO3 default; seed 2 here only needs more steps.)
     ds = make_manifold_recording("SO3", n_neurons=30, n_time=300, noise=0.1, width=1.4, seed=0, trajectory="iid")
-    assert _cv_winner(ds, ["SO3", "S3", "R3"], 0, max_steps=300) == "SO3"
+    assert _cv_winner(ds, ["SO3", "S3", "R3"], 0, max_steps=500) == "SO3"
 
 
 POISSON_CV_CASES = [
