@@ -6,10 +6,11 @@
   combinability and model stitching;
 - :mod:`neurolatent.methods.optim`: KFAC, FOOF, exact natural gradient, RLLC, FishLeg and exact
   Gauss-Newton in reversible networks;
-- :mod:`neurolatent.methods.infotheory`: information-bottleneck theory.
+- :mod:`neurolatent.methods.infotheory`: information-bottleneck theory;
+- :mod:`neurolatent.methods.continual`: continual learning (EWC, SI, MAS and their Fisher link).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
-from . import common, infotheory, optim, rebasin
+from . import common, continual, infotheory, optim, rebasin
 
-__all__ = ["common", "rebasin", "optim", "infotheory"]
+__all__ = ["common", "rebasin", "optim", "infotheory", "continual"]
