@@ -1,33 +1,38 @@
-"""Continual learning: importance-based quadratic regularisers and their link to the Fisher (``nl.methods.continual``).
+"""Continual learning: importance-based quadratic regularisers, their link to the Fisher, and NCL (``nl.methods.continual``).
 
 - :func:`run` -- train on a task stream in order with one method and return the accuracy matrix
   (``after_task`` x ``on_task``) with average final accuracy, forgetting and backward transfer as
   an :class:`xarray.Dataset`;
 - :func:`importance` -- per-parameter importances: Fisher (EWC), empirical Fisher, absolute Fisher
   (AF), MAS, and the path integrals SI, SIU (unbiased) and SIB (bias only) of Benzing (2022);
-- the methods as objects (:class:`EWC`, :class:`MAS`, :class:`SynapticIntelligence`, ...) for
-  :func:`run`, built from names by :func:`make_method`.
+- the methods as objects (:class:`EWC`, :class:`MAS`, :class:`SynapticIntelligence`,
+  :class:`KFACLaplace`, :class:`NCL`, ...) for :func:`run`, built from names by :func:`make_method`;
+- recurrent networks: :class:`RNNClassifier`, the cognitive-task generators
+  (:func:`cognitive_tasks`) and the activity-subspace overlap (:func:`subspace_overlap`).
 
-The task streams, the small networks and the training loop come from
+The task streams, the small feed-forward networks and the training loop come from
 :mod:`neurolatent.methods.common`.
 """
 from ._helpers import IMPORTANCE_KINDS
+from .cognitive import COGNITIVE_TASKS, cognitive_task, cognitive_tasks
 from .importance import importance, per_sample_importance
 from .methods import (
     EWC,
     MAS,
-    METHODS,
     AbsoluteFisher,
     EmpiricalFisherEWC,
     Finetune,
     Method,
     QuadraticRegulariser,
     SynapticIntelligence,
-    make_method,
 )
 from .metrics import summarise_accuracy
+from .ncl import NCL, KFACLaplace, KroneckerPreconditionedSGD, nearest_kronecker
 from .path_integral import PathIntegral, path_importance
+from .registry import METHODS, make_method
+from .rnn import RNNClassifier
 from .run import check_tasks, run
+from .subspace import activity_subspace, subspace_overlap
 
 __all__ = [
     "run",
@@ -46,6 +51,16 @@ __all__ = [
     "AbsoluteFisher",
     "MAS",
     "SynapticIntelligence",
+    "KFACLaplace",
+    "NCL",
+    "KroneckerPreconditionedSGD",
+    "nearest_kronecker",
     "METHODS",
     "make_method",
+    "RNNClassifier",
+    "COGNITIVE_TASKS",
+    "cognitive_task",
+    "cognitive_tasks",
+    "activity_subspace",
+    "subspace_overlap",
 ]

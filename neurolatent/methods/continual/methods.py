@@ -2,8 +2,9 @@ r"""Continual-learning methods as objects the runner asks at each stage of a tas
 
 A :class:`Method` is told when training starts (:meth:`~Method.reset`), may hook the optimiser of
 each task (:meth:`~Method.attach`), adds a regulariser to the loss (:meth:`~Method.penalty`) and
-consolidates at the end of each task (:meth:`~Method.end_task`). Names (``"ewc"``, ``"si"``, ...)
-become objects once, in :func:`make_method`; the runner only talks to the object, so a user's
+consolidates at the end of each task (:meth:`~Method.end_task`); it may also choose the optimiser
+(:meth:`~Method.build_optimizer`, used by NCL). Names (``"ewc"``, ``"si"``, ...)
+become objects once, in :func:`~neurolatent.methods.continual.make_method`; the runner only talks to the object, so a user's
 subclass works end to end.
 
 The importance-based methods share one quadratic regulariser (Kirkpatrick et al. 2017; Zenke et
@@ -28,17 +29,16 @@ seeds the tests use. Other streams and networks need their own search.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from torch import nn
 
+from ..common.train import make_optimizer
 from ._helpers import trainable
 from .importance import per_sample_importance
 from .path_integral import PathIntegral
 
 __all__ = ["Method", "Finetune", "QuadraticRegulariser", "EWC", "EmpiricalFisherEWC", "AbsoluteFisher", "MAS",
-           "SynapticIntelligence", "METHODS", "make_method"]
+           "SynapticIntelligence"]
 
 
 class Method:
@@ -51,6 +51,10 @@ class Method:
 
     def reset(self, model: nn.Module) -> None:
         """Forget all state; called once by the runner before the first task."""
+
+    def build_optimizer(self, model: nn.Module, default, *, lr: float) -> torch.optim.Optimizer:
+        """The optimiser of the coming task; ``default`` is the runner's ``optimizer`` argument."""
+        return make_optimizer(default, [p for p in model.parameters() if p.requires_grad], lr=lr)
 
     def attach(self, optimizer: torch.optim.Optimizer, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
                batch_size: int, generator: torch.Generator) -> list:
@@ -242,38 +246,3 @@ class SynapticIntelligence(QuadraticRegulariser):
 
     def config(self) -> dict:
         return {**super().config(), "xi": self.xi}
-
-
-METHODS: dict[str, Callable[..., Method]] = {
-    "finetune": Finetune,
-    "ewc": EWC,
-    "ewc_empirical": EmpiricalFisherEWC,
-    "af": AbsoluteFisher,
-    "mas": MAS,
-    "si": lambda **kw: SynapticIntelligence("si", **kw),
-    "siu": lambda **kw: SynapticIntelligence("siu", **kw),
-    "sib": lambda **kw: SynapticIntelligence("sib", **kw),
-}
-
-
-def make_method(method: str | Method, **kwargs) -> Method:
-    """A :class:`Method` from a name in :data:`METHODS` (with ``kwargs``, e.g. ``strength=``) or as is.
-
-    Examples
-    --------
-    >>> make_method("ewc", strength=10.0)
-    EWC(strength=10.0, samples=1, max_samples=1000)
-    """
-    if isinstance(method, Method):
-        if kwargs:
-            raise TypeError(f"make_method: options {sorted(kwargs)} apply to method names only; "
-                            f"{method!r} is already built")
-        return method
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a name ({sorted(METHODS)}) or a Method instance, got {type(method).__name__}")
-    key = method.lower()
-    if key not in METHODS:
-        raise ValueError(f"unknown continual-learning method {method!r}; known methods are {sorted(METHODS)} "
-                         "(or pass a Method instance)")
-    return METHODS[key](**kwargs)
-

@@ -15,8 +15,9 @@ from tqdm.auto import tqdm
 from ..._utils import make_generator, resolve_device
 from ..common.data import ClassificationData
 from ..common.evaluate import evaluate
-from ..common.train import make_optimizer, train
-from .methods import Method, make_method
+from ..common.train import train
+from .methods import Method
+from .registry import make_method
 from .metrics import summarise_accuracy
 
 __all__ = ["run", "check_tasks"]
@@ -74,7 +75,8 @@ def run(model: nn.Module, tasks: Sequence[ClassificationData], method: str | Met
         :mod:`neurolatent.methods.common`, or your own); all tasks share one input shape.
     method : str or Method
         ``"finetune"``, ``"ewc"``, ``"ewc_empirical"``, ``"af"``, ``"mas"``, ``"si"``, ``"siu"``,
-        ``"sib"`` (:data:`~neurolatent.methods.continual.METHODS`), or a
+        ``"sib"``, ``"kfac"``, ``"ncl"`` (:data:`~neurolatent.methods.continual.METHODS`; the last two
+        need a model with ``kfac_factors``, e.g. :class:`~neurolatent.methods.continual.RNNClassifier`), or a
         :class:`~neurolatent.methods.continual.Method` instance (reset at the start; its
         importances can be read afterwards).
     epochs, lr, batch_size, optimizer
@@ -154,7 +156,7 @@ def run(model: nn.Module, tasks: Sequence[ClassificationData], method: str | Met
     bar = tqdm(range(n_tasks), desc=f"continual[{method.name}]", disable=not progress)
     for k in bar:
         task = tasks[k]
-        opt = make_optimizer(optimizer, [p for p in net.parameters() if p.requires_grad], lr=lr)
+        opt = method.build_optimizer(net, optimizer, lr=lr)
         step = {"n": 0}
         handles = [opt.register_step_post_hook(lambda *_: step.__setitem__("n", step["n"] + 1))]
         handles += method.attach(opt, net, task.x_train, task.y_train, batch_size=batch_size, generator=gen)
