@@ -95,7 +95,8 @@ class KFACLaplace(Method):
     ----------
     strength : float
         :math:`\lambda`: each task adds :math:`\lambda F_k` to the precision (the number of
-        trials the Fisher stands for); default 100.
+        trials the Fisher stands for); default 10, picked from {1, 10, 100} on the cognitive stream
+        with seed 100 (``RNNClassifier(10, 64, 8)``, Adam lr 3e-3, 10 epochs per task).
     prior : float
         :math:`p_w`, precision of the initial isotropic prior; default 1.
     max_samples : int
@@ -110,7 +111,7 @@ class KFACLaplace(Method):
     """
 
     name = "kfac"
-    default_strength = 100.0
+    default_strength = 10.0
 
     def __init__(self, strength: float | None = None, *, prior: float = 1.0, max_samples: int = 512):
         self.strength = float(self.default_strength if strength is None else strength)
@@ -213,13 +214,14 @@ class NCL(KFACLaplace):
     strength, prior, max_samples
         As :class:`KFACLaplace`.
     ncl_lr : float, optional
-        Learning rate of the preconditioned steps (default: the runner's ``lr``).
+        Learning rate of the preconditioned steps (``None``: the runner's ``lr``); default 0.1,
+        picked from {0.1, 0.5} with the strength (0.5 diverged).
     """
 
     name = "ncl"
 
     def __init__(self, strength: float | None = None, *, prior: float = 1.0, max_samples: int = 512,
-                 ncl_lr: float | None = None):
+                 ncl_lr: float | None = 0.1):
         super().__init__(strength, prior=prior, max_samples=max_samples)
         self.ncl_lr = ncl_lr
 
