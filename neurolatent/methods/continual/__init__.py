@@ -14,7 +14,7 @@ The task streams, the small feed-forward networks and the training loop come fro
 :mod:`neurolatent.methods.common`.
 """
 from ._helpers import IMPORTANCE_KINDS
-from .cognitive import COGNITIVE_TASKS, cognitive_task, cognitive_tasks
+from .cognitive import COGNITIVE_TASKS, cognitive_task, cognitive_tasks, row_sequences
 from .importance import importance, per_sample_importance
 from .methods import (
     EWC,
@@ -61,6 +61,7 @@ __all__ = [
     "COGNITIVE_TASKS",
     "cognitive_task",
     "cognitive_tasks",
+    "row_sequences",
     "activity_subspace",
     "subspace_overlap",
 ]

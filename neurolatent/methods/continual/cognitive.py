@@ -39,10 +39,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from dataclasses import replace
+
 from ..._utils import resolve_device
 from ..common.data import ClassificationData
 
-__all__ = ["COGNITIVE_TASKS", "cognitive_task", "cognitive_tasks", "N_COGNITIVE_INPUTS", "N_DIRECTIONS"]
+__all__ = ["COGNITIVE_TASKS", "cognitive_task", "cognitive_tasks", "row_sequences", "N_COGNITIVE_INPUTS", "N_DIRECTIONS"]
 
 COGNITIVE_TASKS = ("delaygo", "delayanti", "dms", "ctxdm1", "ctxdm2")
 N_DIRECTIONS = 8
@@ -137,3 +139,27 @@ def cognitive_tasks(names: Sequence[str] = COGNITIVE_TASKS, n_train: int = 512, 
     ['cognitive/dms', 'cognitive/ctxdm1']
     """
     return [cognitive_task(n, n_train, n_test, seed=seed, **kwargs) for n in names]
+
+
+def row_sequences(tasks: Sequence[ClassificationData], n_rows: int = 8) -> list[ClassificationData]:
+    """Turn flat or image tasks into sequences of rows for an RNN ("sequential digits").
+
+    Each input of ``d`` features (after flattening) becomes ``n_rows`` steps of ``d / n_rows``
+    features, read top to bottom; e.g. the 8x8 digits give ``(n, 8, 8)``. Apply it after
+    :func:`~neurolatent.methods.common.permuted_tasks` to get sequential permuted digits.
+
+    Examples
+    --------
+    >>> from neurolatent.methods.common import load_digits, permuted_tasks
+    >>> seq = row_sequences(permuted_tasks(load_digits(), 2))
+    >>> seq[1].x_train.shape
+    torch.Size([1348, 8, 8])
+    """
+    out = []
+    for t in tasks:
+        d = int(np.prod(t.input_shape))
+        if d % n_rows:
+            raise ValueError(f"{t.name}: {d} input features do not split into {n_rows} rows; choose n_rows dividing {d}")
+        shape = lambda x: x.reshape(x.shape[0], n_rows, d // n_rows)  # noqa: E731
+        out.append(replace(t, x_train=shape(t.x_train), x_test=shape(t.x_test), name=f"{t.name}/rows"))
+    return out

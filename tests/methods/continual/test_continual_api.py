@@ -12,7 +12,7 @@ from neurolatent.methods import continual
 
 # the package re-exports functions named like their modules (importance, run): load the modules by name
 MODULES = [importlib.import_module(f"neurolatent.methods.continual.{m}")
-           for m in ("importance", "path_integral", "methods", "metrics", "run")]
+           for m in ("importance", "path_integral", "methods", "registry", "metrics", "run", "cognitive", "rnn", "ncl", "subspace")]
 
 
 def test_exports_exist_and_are_documented():
