@@ -21,7 +21,9 @@
 #
 # 1. run every method on the same stream of permuted-digit tasks and plot the accuracy matrices,
 # 2. compare average final accuracy and forgetting,
-# 3. scatter each importance against $\sqrt{F}$ across parameters, with Spearman's $\rho$.
+# 3. scatter each importance against $\sqrt{F}$ across parameters, with Spearman's $\rho$,
+# 4. train a recurrent network on a stream of cognitive tasks with natural continual learning (NCL;
+#    Kao et al. 2021) and compare how much each task's activity subspace moves.
 #
 # `NEUROLATENT_QUICK=1` (used when the docs are built) shortens the stream and the training.
 
@@ -34,7 +36,14 @@ import torch
 from scipy.stats import spearmanr
 
 from neurolatent.methods.common import MLP, load_digits, permuted_tasks
-from neurolatent.methods.continual import importance, run
+from neurolatent.methods.continual import (
+    RNNClassifier,
+    activity_subspace,
+    cognitive_tasks,
+    importance,
+    run,
+    subspace_overlap,
+)
 
 QUICK = bool(os.environ.get("NEUROLATENT_QUICK"))
 N_TASKS = 3 if QUICK else 5
@@ -117,3 +126,48 @@ plt.show()
 # compute -- scatters much more. At the runner's default minibatch of 64 and with SI's normalisation
 # $\omega/((\Delta\theta)^2+\xi)$ the separation between SIB and SIU disappears on this small problem
 # (the test suite records those numbers as a non-reproduced claim).
+
+# %% [markdown]
+# ## Recurrent networks: natural continual learning on cognitive tasks
+#
+# Five procedurally generated tasks (delayed go, delayed anti-go, delayed match-to-sample and a
+# context-dependent decision in each of two contexts) share one input layout: fixation, two stimulus
+# modalities and a one-hot rule. A leaky tanh RNN reads its answer out at the last step.
+# NCL keeps a Kronecker-factored Laplace posterior and *preconditions* every step by its inverse
+# precision; KFAC uses the same posterior only as a penalty. For each task we also compare the
+# top-5 principal subspace of its hidden activity right after learning it and at the end.
+
+# %%
+N_COG = 3 if QUICK else 5
+cog = cognitive_tasks(n_train=256 if QUICK else 384, n_test=128 if QUICK else 256, seed=0, device=device)[:N_COG]
+rnn_methods = {"finetune": {}, "ewc": {"strength": 1e3}, "kfac": {}, "ncl": {}}
+rows = {}
+for m, kw in rnn_methods.items():
+    subs = {}
+
+    def keep(state, subs=subs):
+        k = state["task"]
+        subs[k] = activity_subspace(state["model"], cog[k].x_test, dim=5)
+        if k == len(cog) - 1:
+            subs["final"] = [activity_subspace(state["model"], t.x_test, dim=5) for t in cog]
+
+    res = run(RNNClassifier(10, 64, 8, seed=0), cog, m, epochs=4 if QUICK else 10, lr=3e-3, seed=0, device=device,
+              progress=False, callback=keep, **kw)
+    overlap = np.mean([subspace_overlap(subs[k], subs["final"][k]) for k in range(len(cog) - 1)])
+    rows[m] = (res, overlap)
+    print(f"{m:9s} accuracy {float(res.average_accuracy):.3f}  forgetting {float(res.average_forgetting):.3f}  "
+          f"subspace overlap {overlap:.2f}")
+
+fig, axes = plt.subplots(1, len(rows), figsize=(2.4 * len(rows), 2.6), sharey=True)
+for ax, (m, (res, ov)) in zip(axes, rows.items()):
+    ax.imshow(res.accuracy.values, vmin=0, vmax=1, cmap="viridis")
+    ax.set_title(f"{m}\noverlap {ov:.2f}", fontsize=9)
+    ax.set_xlabel("on task")
+axes[0].set_ylabel("after task")
+plt.show()
+
+# %% [markdown]
+# At this small scale the regularised networks keep most of each task's activity subspace while
+# fine-tuning rotates it away. NCL beats EWC on two of the three seeds the test suite runs and
+# forgets task 0 on the third; no method learns the anti-go task right after the go task (see the
+# recorded, non-strict expected failure in `tests/methods/continual/test_continual_ncl_claims.py`).
