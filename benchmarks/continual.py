@@ -7,7 +7,10 @@ end-of-task importance; evaluation excluded), peak memory (CPU: the subprocess's
 set minus that of a subprocess that only loads the data and builds the network; CUDA:
 ``torch.cuda.max_memory_allocated``) and the average final accuracy.
 
-    OMP_NUM_THREADS=1 python benchmarks/continual.py [--device cpu] [--width 100]
+    OMP_NUM_THREADS=1 python benchmarks/continual.py [--stream digits|cognitive] [--device cpu] [--width W]
+
+``--stream cognitive`` runs the RNN methods (fine-tuning, EWC, KFAC-Laplace, NCL) on the five
+cognitive tasks (384 training trials each, ``RNNClassifier(10, 64, 8)``, Adam lr 3e-3, 10 epochs).
 
 Figures recorded 2026-12-06 (torch 2.13 CPU build; 2 CPU cores shared with other jobs, one thread:
 compare the ratios within the table, not the absolute seconds; width 100, seed 0). No GPU was lent
@@ -26,6 +29,22 @@ siu             0.649     85.9    0.699
 sib             0.594     86.3    0.723
 ============== ======== ======== ========
 
+``--stream cognitive`` (same day and machine, load average about 11 on 2 cores; width 64):
+
+============== ======== ======== ========
+method          s/task   peak MiB avg acc
+============== ======== ======== ========
+finetune        0.477     89.4    0.443
+ewc             0.744    229.9    0.543
+kfac            0.687    102.3    0.518
+ncl             0.663    100.4    0.605
+============== ======== ======== ========
+
+(a first run of the same command, concurrent with another job of ours, gave 1.40 s/task for
+fine-tuning and 0.67 for NCL: under this load only differences above ~2x mean anything.) EWC's
+memory is the vectorised per-sample gradients through 20 time steps; KFAC/NCL need only the two
+Kronecker factors per layer and cost one extra forward-backward pass over 512 trials per task.
+
 The per-sample importances (EWC, AF, MAS) cost one vectorised per-sample-gradient pass over up to
 1000 training inputs at the end of each task (about +0.25 s per task here, +35 MiB for the
 256 x 17,310 per-sample gradients of a chunk); SI costs a copy of the parameters per step, and SIU/SIB
@@ -42,17 +61,24 @@ import time
 
 import torch
 
-METHODS = ("finetune", "ewc", "ewc_empirical", "af", "mas", "si", "siu", "sib")
+METHODS = {"digits": ("finetune", "ewc", "ewc_empirical", "af", "mas", "si", "siu", "sib"),
+           "cognitive": ("finetune", "ewc", "kfac", "ncl")}
 
 
-def one(method: str, device: str, width: int) -> dict:
+def one(method: str, device: str, width: int, stream: str) -> dict:
     from neurolatent.methods.common import MLP, load_digits, permuted_tasks
-    from neurolatent.methods.continual import run
+    from neurolatent.methods.continual import RNNClassifier, cognitive_tasks, run
 
     torch.set_num_threads(1)
     dev = torch.device(device)
-    tasks = permuted_tasks(load_digits(device=dev), 5, seed=0)
-    net = MLP(64, (width, width), 10, seed=0, device=dev)
+    if stream == "digits":
+        tasks = permuted_tasks(load_digits(device=dev), 5, seed=0)
+        net = MLP(64, (width, width), 10, seed=0, device=dev)
+        opts = dict(epochs=5, lr=1e-3)
+    else:
+        tasks = cognitive_tasks(n_train=384, n_test=256, seed=0, device=dev)
+        net = RNNClassifier(10, width, 8, seed=0, device=dev)
+        opts = dict(epochs=10, lr=3e-3, **({"strength": 1e3} if method == "ewc" else {}))
     if dev.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -60,7 +86,7 @@ def one(method: str, device: str, width: int) -> dict:
     if method == "baseline":
         return {"method": method, "maxrss_kib": base}
     t0 = time.perf_counter()
-    res = run(net, tasks, method, epochs=5, lr=1e-3, seed=0, device=dev, progress=False)
+    res = run(net, tasks, method, seed=0, device=dev, progress=False, **opts)
     if dev.type == "cuda":
         torch.cuda.synchronize()
     out = {"method": method, "seconds_per_task": float(res.train_seconds.mean()),
@@ -74,19 +100,21 @@ def one(method: str, device: str, width: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--width", type=int, default=100)
+    ap.add_argument("--width", type=int, default=None, help="hidden width (default: 100 digits MLP, 64 RNN)")
+    ap.add_argument("--stream", choices=sorted(METHODS), default="digits")
     ap.add_argument("--one", default=None, help="internal: run one method and print JSON")
     args = ap.parse_args()
+    width = args.width or (100 if args.stream == "digits" else 64)
     if args.one:
-        print(json.dumps(one(args.one, args.device, args.width)))
+        print(json.dumps(one(args.one, args.device, width, args.stream)))
         return
     rows = []
-    for m in ("baseline", *METHODS):
-        out = subprocess.run([sys.executable, __file__, "--one", m, "--device", args.device, "--width", str(args.width)],
-                             capture_output=True, text=True, check=True)
+    for m in ("baseline", *METHODS[args.stream]):
+        out = subprocess.run([sys.executable, __file__, "--one", m, "--device", args.device, "--width", str(width),
+                              "--stream", args.stream], capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     base = rows[0]["maxrss_kib"]
-    print(f"device {args.device}, width {args.width}, torch {torch.__version__}")
+    print(f"stream {args.stream}, device {args.device}, width {width}, torch {torch.__version__}")
     print(f"{'method':14s} {'s/task':>8s} {'peak MiB':>9s} {'avg acc':>8s}")
     for r in rows[1:]:
         mem = r.get("cuda_peak_mib", (r["maxrss_kib"] - base) / 1024)
