@@ -6,7 +6,7 @@
 - :func:`importance` -- per-parameter importances: Fisher (EWC), empirical Fisher, absolute Fisher
   (AF), MAS, and the path integrals SI, SIU (unbiased) and SIB (bias only) of Benzing (2022);
 - the methods as objects (:class:`EWC`, :class:`MAS`, :class:`SynapticIntelligence`,
-  :class:`KFACLaplace`, :class:`NCL`, ...) for :func:`run`, built from names by :func:`make_method`;
+  :class:`KFACLaplace`, :class:`NCL`, :class:`OWM`, ...) for :func:`run`, built from names by :func:`make_method`;
 - recurrent networks: :class:`RNNClassifier`, the cognitive-task generators
   (:func:`cognitive_tasks`) and the activity-subspace overlap (:func:`subspace_overlap`).
 
@@ -27,7 +27,7 @@ from .methods import (
     SynapticIntelligence,
 )
 from .metrics import summarise_accuracy
-from .ncl import NCL, KFACLaplace, KroneckerPreconditionedSGD, nearest_kronecker
+from .ncl import NCL, OWM, KFACLaplace, KroneckerPreconditionedSGD, nearest_kronecker
 from .path_integral import PathIntegral, path_importance
 from .registry import METHODS, make_method
 from .rnn import RNNClassifier
@@ -53,6 +53,7 @@ __all__ = [
     "SynapticIntelligence",
     "KFACLaplace",
     "NCL",
+    "OWM",
     "KroneckerPreconditionedSGD",
     "nearest_kronecker",
     "METHODS",

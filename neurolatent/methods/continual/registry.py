@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .methods import EWC, MAS, AbsoluteFisher, EmpiricalFisherEWC, Finetune, Method, SynapticIntelligence
-from .ncl import NCL, KFACLaplace
+from .ncl import NCL, OWM, KFACLaplace
 
 __all__ = ["METHODS", "make_method"]
 
@@ -19,6 +19,7 @@ METHODS: dict[str, Callable[..., Method]] = {
     "sib": lambda **kw: SynapticIntelligence("sib", **kw),
     "kfac": KFACLaplace,
     "ncl": NCL,
+    "owm": OWM,
 }
 
 

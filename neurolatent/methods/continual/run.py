@@ -75,7 +75,7 @@ def run(model: nn.Module, tasks: Sequence[ClassificationData], method: str | Met
         :mod:`neurolatent.methods.common`, or your own); all tasks share one input shape.
     method : str or Method
         ``"finetune"``, ``"ewc"``, ``"ewc_empirical"``, ``"af"``, ``"mas"``, ``"si"``, ``"siu"``,
-        ``"sib"``, ``"kfac"``, ``"ncl"`` (:data:`~neurolatent.methods.continual.METHODS`; the last two
+        ``"sib"``, ``"kfac"``, ``"ncl"``, ``"owm"`` (:data:`~neurolatent.methods.continual.METHODS`; the last three
         need a model with ``kfac_factors``, e.g. :class:`~neurolatent.methods.continual.RNNClassifier`), or a
         :class:`~neurolatent.methods.continual.Method` instance (reset at the start; its
         importances can be read afterwards).

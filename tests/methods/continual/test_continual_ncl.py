@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from neurolatent.methods.continual import (
     COGNITIVE_TASKS,
     NCL,
+    OWM,
     KFACLaplace,
     KroneckerPreconditionedSGD,
     RNNClassifier,
@@ -174,7 +175,7 @@ def test_subspace_overlap_limits():
         subspace_overlap(q, r[:, :3])
 
 
-@pytest.mark.parametrize("method", ["kfac", "ncl"])
+@pytest.mark.parametrize("method", ["kfac", "ncl", "owm"])
 def test_kfac_and_ncl_run_on_a_cognitive_stream(method):
     tasks = cognitive_tasks(("delaygo", "ctxdm1"), 64, 32, seed=0)
     res = run(RNNClassifier(10, 16, 8, seed=0), tasks, method, epochs=1, lr=3e-3, progress=False)
@@ -193,3 +194,19 @@ def test_row_sequences_of_permuted_digits_train_an_rnn():
     assert float(res.accuracy[0, 0]) > 0.4
     with pytest.raises(ValueError, match="do not split into 7 rows"):
         row_sequences(flat, n_rows=7)
+
+
+def test_owm_projects_gradients_off_earlier_inputs():
+    # with a huge 1/alpha, a projected read-out step G (I + C/alpha)^{-1} is orthogonal to the read-out
+    # inputs [h_T; 1] of the earlier task's trials (they span the range of C)
+    net, x, y, _ = _fitted_ncl(KFACLaplace)
+    method = OWM(strength=1e6, max_samples=len(x))
+    method.end_task(net, x, y, generator=torch.Generator().manual_seed(3))
+    assert method.penalty(net) is None
+    assert isinstance(method.build_optimizer(net, "adam", lr=1.0), KroneckerPreconditionedSGD)
+    h = net.hidden_states(x)[:, -1]
+    a_read = torch.cat([h, torch.ones(h.shape[0], 1, dtype=h.dtype)], 1)
+    grad = torch.randn(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    step = grad @ torch.linalg.inv(method.factors["readout"][0])
+    # relative size 1e-3: the residual is O(alpha / smallest nonzero eigenvalue of C) ~ 1e-5 here
+    assert float((step @ a_read.T).abs().max()) < 1e-3 * float((grad @ a_read.T).abs().max())
