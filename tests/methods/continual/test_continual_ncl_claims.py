@@ -7,6 +7,10 @@ grids: EWC 1e3, KFAC 10, NCL 10 with preconditioned-SGD lr 0.1 (the class defaul
 Activity-subspace overlap: top-5 principal directions of each task's hidden states on its test
 trials, right after learning it and after the last task (:func:`subspace_overlap`), averaged over
 tasks 0-3. Measured values (torch 2.13 CPU) beside each assertion.
+
+Not asserted (kept out to stay within the slow-test budget): the OWM-style projection
+(``"owm"``, default strength) reaches .401 .377 .395 average final accuracy (forgetting .167 .197
+.176) on the same seeds -- below EWC, about fine-tuning on seed 0.
 """
 from __future__ import annotations
 
