@@ -18,7 +18,7 @@ fit whose latent means are put back at the truth after every step (everything el
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/arc_vs_ring.py [--seeds 0 1 2] [--steps 250] [--infer 200]
-        [--arc 130] [--parts cv t1 rw]
+        [--arc 130] [--parts cv t1 rw] [--prior uniform|temporal_gp]
 
 Measured (one thread, on a heavily loaded 2-core machine; STEPS=250, INFER=200).
 
@@ -128,15 +128,17 @@ def t1_diagnostics(model: MGPLVM, truth: np.ndarray) -> dict:
             "log_std": float(np.log(lat["std"].values).mean())}
 
 
-def run_seed(seed: int, steps: int, infer: int, parts=("cv", "t1"), arc_deg: float = 130.0) -> dict:
+def run_seed(seed: int, steps: int, infer: int, parts=("cv", "t1"), arc_deg: float = 130.0,
+             prior: str = "uniform") -> dict:
+    """Everything measured on one seed; ``prior`` is the latent prior of the CV and T1 fits."""
     out = {}
     for name, arc in (("arc", np.deg2rad(arc_deg)), ("ring", None)):
         ds = recording(seed, arc)
         if "t1" in parts and name == "arc":
             truth = ds["latent"].values.astype(float)
-            out["pca"] = t1_diagnostics(fit_t1(ds["dff"], None, seed, steps), truth)
-            out["truth"] = t1_diagnostics(fit_t1(ds["dff"], truth, seed, steps), truth)
-            out["frozen"] = t1_diagnostics(fit_t1(ds["dff"], truth, seed, steps, freeze=True), truth)
+            out["pca"] = t1_diagnostics(fit_t1(ds["dff"], None, seed, steps, prior=prior), truth)
+            out["truth"] = t1_diagnostics(fit_t1(ds["dff"], truth, seed, steps, prior=prior), truth)
+            out["frozen"] = t1_diagnostics(fit_t1(ds["dff"], truth, seed, steps, freeze=True, prior=prior), truth)
             out["truth_range"] = angle_range(truth)
         if "rw" in parts and name == "arc":
             truth = ds["latent"].values.astype(float)
@@ -145,7 +147,7 @@ def run_seed(seed: int, steps: int, infer: int, parts=("cv", "t1"), arc_deg: flo
         if "cv" not in parts:
             continue
         cv = compare_manifolds(ds["dff"], ["T1", "R1"], folds=2, seed=seed, max_steps=steps, infer_steps=infer,
-                               progress=False)
+                               progress=False, model_kwargs={"prior": prior})
         ll = cv["log_likelihood"].values  # (manifold, fold)
         out[name] = {"T1": ll[0].mean(), "R1": ll[1].mean(), "folds_T1_wins": int((ll[0] > ll[1]).sum())}
     return out
@@ -160,12 +162,14 @@ def main(argv=None) -> None:
     p.add_argument("--parts", nargs="+", choices=["cv", "t1", "rw"], default=["cv", "t1", "rw"],
                    help="cv: the cross-validation on arc and ring; t1: the T1 fits on the arc; "
                         "rw: a T1 fit on the arc with prior='random_walk'")
+    p.add_argument("--prior", choices=["uniform", "temporal_gp"], default="uniform",
+                   help="latent prior of the cv and t1 fits (the random-walk fit is always prior='random_walk')")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     for s in a.seeds:
         t0 = time.perf_counter()
-        r = run_seed(s, a.steps, a.infer, a.parts, a.arc)
-        print(f"seed {s} ({time.perf_counter() - t0:.0f} s)")
+        r = run_seed(s, a.steps, a.infer, a.parts, a.arc, a.prior)
+        print(f"seed {s}, prior={a.prior} ({time.perf_counter() - t0:.0f} s)")
         for name, want in (("arc", "R1"), ("ring", "T1")):
             if name not in r:
                 continue

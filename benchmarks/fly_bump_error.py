@@ -1,0 +1,252 @@
+"""Why does the fly latent sit ~15-18 deg from the bump phase? A diagnosis, with numbers.
+
+The question (the issue's accuracy goal): on the fly ellipsoid-body recording (16 E-PG ROIs x
+500 bins, Turner-Evans et al. 2020, as used by Jensen et al. 2020) the median error of a T1
+mGPLVM latent to the bump (population-vector, PV) phase after the best rigid alignment
+(``align_latents``) is 17-18 deg with the uniform prior and ~15 deg with
+``prior="temporal_gp"``; the goal was <= 12 deg. Is the gap the fit (initialisation, inducing
+points, lengthscale, kernel, steps, local optima), a smooth warp of the ring, or the PV phase?
+
+Metrics, per fit (deg): ``rigid`` = median error after ``align_latents``; ``warp`` = after the
+best *monotone circular warp* of the rigidly aligned latent (:func:`monotone_warp`, a degree-1
+diffeomorphism of the circle with a 4-harmonic log-density, fitted by least squares on the
+chord); ``smooth`` = rigid error of latent and PV phase both smoothed over 3 bins; ``q1..q4`` =
+rigid error in the quartiles of the normalised PV length
+:math:`|\\sum_n y_n e^{2\\pi i n/16}| / \\sum_n |y_n|` (the bump's contrast); ``elbo`` = per
+bin, ``elbo(n_mc=20, seed=0)``. The PCA angle is ``pca_init``'s ``atan2(PC2, PC1)`` of the
+z-scored data.
+
+Measured (2026-12-06, one CPU thread on a shared, heavily loaded 2-core machine; 300 steps
+unless said; seed 0 unless said)::
+
+    fit                          rigid   warp  smooth   elbo/bin
+    PCA angle                    15.82   6.1    15.48       -
+    default (uniform), seed 0    17.23   9.5    17.28    4.809
+    default, seed 1              18.08   8.9    17.11    4.811
+    default, seed 2              17.10   9.3    17.04    4.814
+    latents started at PV        18.02   9.0    17.07    4.732
+    latents held at PV            0      0       0       3.399   (everything else fitted)
+    init="random"                76.35  25.9    70.32    2.700   (a poor local optimum)
+    n_inducing=8                 18.26   9.1    18.17    4.741
+    n_inducing=30                17.22   8.9    17.29    4.809   (= 15: not limiting)
+    1000 steps, early stopping   17.91   8.5    17.10    4.864   (806 steps)
+    kernel="matern52"            17.77   8.9    18.08    4.841
+    init_scale=0.1               18.34   8.7    18.32    4.826
+    temporal_gp, seed 0          15.25   9.5    14.51    6.190
+    temporal_gp, seed 1          15.05   8.3    14.50    6.187
+    temporal_gp, seed 2          15.13   8.1    14.65    6.189
+    temporal_gp, started at PV   14.86   9.0    13.76    6.060
+    temporal_gp, held at PV       0      0       0       4.257
+    temporal_gp, 1000 steps      15.35   9.1    14.73    6.195   (483 steps)
+
+(``warp`` of the PCA angle and of the two seed-0 fits is :func:`monotone_warp`; the other rows
+were taken with a first-pass 4-harmonic Fourier warp not constrained to be monotone, which gave
+6.2 / 8.9 / 8.4 deg on those three, i.e. within 1.1 deg. With 1, 2, 4, 8 harmonics the monotone
+warp gives 10.2 / 6.2 / 6.1 / 6.3 deg (PCA), 13.8 / 11.1 / 9.5 / 9.5 (default seed 0), 13.9 /
+11.3 / 9.5 / 9.1 (temporal_gp seed 0): the gain saturates at 4.)
+
+The PCA baseline depends on the preprocessing: ``pca_init`` (z-scored ROIs, PCs scaled to unit
+variance) 15.8 deg, z-scored ROIs with unscaled PCs 11.2 deg, raw dF/F 15.6 deg; the issue's
+13.5 deg lies between. Every version is an atan2 of two linear read-outs of the ROIs, as the PV
+phase is.
+
+Rigid error by quartile of the bump contrast (lowest to highest): PCA 25.4 / 14.9 / 12.3 /
+13.6; default 26.0 / 17.3 / 15.3 / 9.5; temporal_gp 25.4 / 14.1 / 13.3 / 10.5.
+
+Parametric bootstrap (``--parts bootstrap``): data simulated from the fitted model itself
+(latent means of the seed-0 fit as the truth, its posterior-mean tuning curves, its per-ROI
+Gaussian noise), then the PV phase and a fresh default fit compared with that truth::
+
+    prior     sim  PV vs truth (rigid / warp*)  refit vs truth  refit vs PV
+    uniform    0        17.85 / 15.0               6.00           17.88
+    uniform    1        15.96 / 13.6               6.22           15.95
+    uniform    2        15.24 / 15.1               5.92           13.55
+    temporal   0        15.06 / 14.3               4.53           13.56
+    temporal   1        14.28 / 14.5               4.76           12.95
+    temporal   2        14.20 / 14.7               4.48           13.24
+
+(* this column was measured with the first-pass Fourier warp, not :func:`monotone_warp`.)
+
+Conclusions.
+
+* Not the optimisation: restarts agree within 1 deg (ELBO 4.809-4.814), a start at the PV
+  phase drifts back to 18 deg with a lower ELBO, more inducing points, more steps, a Matérn
+  kernel or a smaller starting spread change the error by < 1.2 deg. A random start is worse
+  (a local optimum), so the PCA start stays.
+* The ELBO does not want the PV phase: holding the latents at it (tuning, noise, spreads fitted)
+  costs 1.4 nats per bin (uniform) and 1.9 (temporal prior).
+* Partly a warp: after the best monotone circular warp the error halves (17 -> 9 deg). The PCA
+  angle is an elliptical warp of the PV phase (both are atan2 of two linear read-outs of the
+  same 16 ROIs), 6 deg after the warp: it shares the PV phase's noise, which is why it looks
+  good against it.
+* Mostly the PV phase: the error is concentrated where the bump is weak (26 deg in the lowest
+  contrast quartile, 10 deg in the highest), the same for PCA, the mGPLVM and the temporal prior.
+  On data simulated from the fitted model, where the truth is known, the PV phase is 14-18 deg
+  from the truth, a refit 4.5-6 deg, and the refit is 13-18 deg from the PV phase -- the value
+  measured on the real data. So ~15-18 deg is what a correct latent scores against the PV
+  phase at this signal-to-noise ratio, and <= 12 deg rigid-aligned to the PV phase is not a
+  meaningful goal for the model: reaching it would mean copying the PV phase's errors.
+  ``tests/models/test_fly_accuracy_goal.py`` keeps the goal as a non-strict xfail with these
+  numbers.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/fly_bump_error.py [--parts variants bootstrap] [--data PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from unittest import mock
+
+import numpy as np
+import torch
+import xarray as xr
+from scipy.optimize import least_squares
+
+from neurolatent.datasets import load_fly_ellipsoid_body
+from neurolatent.manifolds import align_latents
+from neurolatent.models import MGPLVM
+from neurolatent.models._init import pca_init
+
+
+def pv_phase(Y: np.ndarray) -> np.ndarray:
+    """Angle of sum_n y_n exp(2 pi i n / N): the bump position (ROIs ordered around the ring)."""
+    n = Y.shape[1]
+    return np.angle((Y * np.exp(1j * 2 * np.pi * np.arange(n) / n)).sum(1))
+
+
+def _wrap(a):
+    return np.angle(np.exp(1j * np.asarray(a)))
+
+
+def rigid(est, ref):
+    """Rigidly aligned estimate (T,) and its geodesic error (T,) to ``ref`` (rad)."""
+    al, err, _ = align_latents(np.asarray(est, float).reshape(-1, 1), np.asarray(ref, float)[:, None], "T1")
+    return al[:, 0], err
+
+
+def monotone_warp(est, ref, n_harmonics: int = 4, n_grid: int = 720) -> np.ndarray:
+    """Error (T,) after the best monotone circular warp w of ``est`` onto ``ref`` (both rad).
+
+    :math:`w(\\theta) = c + 2\\pi \\int_{-\\pi}^{\\theta} e^{h}/\\int e^{h}` with
+    :math:`h(\\theta) = \\sum_{k \\le K} a_k \\cos k\\theta + b_k \\sin k\\theta`: an increasing map
+    of the circle onto itself (a degree-1 diffeomorphism), fitted by least squares on the chord
+    :math:`|e^{i\\,\\mathrm{ref}} - e^{i w(\\mathrm{est})}|`.
+    """
+    g = np.linspace(-np.pi, np.pi, n_grid + 1)
+    k = np.arange(1, n_harmonics + 1)
+    C, S = np.cos(np.outer(g, k)), np.sin(np.outer(g, k))
+
+    def w(p, x):
+        dens = np.exp(C @ p[1:n_harmonics + 1] + S @ p[n_harmonics + 1:])
+        cum = np.r_[0.0, np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(g))]
+        return c0 + p[0] - np.pi + 2 * np.pi * np.interp(_wrap(x), g, cum / cum[-1])
+
+    def res(p):
+        return np.abs(np.exp(1j * ref) - np.exp(1j * w(p, est)))
+
+    # start at the best rotation; the parameters start at exactly 0 so that least_squares'
+    # first trust region has radius 1 (it scales with |p0|, tiny when p0 is near 0 but not 0)
+    c0 = np.angle(np.mean(np.exp(1j * (ref - est))))
+    p = least_squares(res, np.zeros(2 * n_harmonics + 1)).x
+    return np.abs(_wrap(ref - w(p, est)))
+
+
+def _smooth(a, width: int = 3):
+    return np.angle(np.convolve(np.exp(1j * a), np.ones(width) / width, mode="same"))
+
+
+def metrics(lat, pv, contrast) -> dict:
+    al, err = rigid(lat, pv)
+    q = np.quantile(contrast, [0, 0.25, 0.5, 0.75, 1])
+    quart = [np.median(err[(contrast >= lo) & (contrast <= hi)]) for lo, hi in zip(q[:-1], q[1:])]
+    return {"rigid": np.degrees(np.median(err)), "warp": np.degrees(np.median(monotone_warp(al, pv))),
+            "smooth": np.degrees(np.median(rigid(_smooth(lat), _smooth(pv))[1])),
+            "quartiles": np.degrees(quart)}
+
+
+def fit(Y, seed=0, start=None, hold=False, steps=300, **model_kw) -> MGPLVM:
+    """A T1 fit; ``start``: latent means start there; ``hold``: and are put back after every step."""
+    m = MGPLVM("T1", seed=seed, **model_kw)
+    if start is None:
+        return m.fit(Y, max_steps=steps, progress=False)
+    s = np.asarray(start, float).reshape(-1, 1)
+
+    def put_back(state):
+        with torch.no_grad():
+            state.model.latent.loc.copy_(torch.as_tensor(s, dtype=state.model.latent.loc.dtype))
+
+    with mock.patch("neurolatent.models.mgplvm.pca_init", lambda *a, **k: s):
+        return m.fit(Y, max_steps=steps, progress=False, callback=put_back if hold else None)
+
+
+VARIANTS = {
+    "default, seed 0": {}, "default, seed 1": {"seed": 1}, "default, seed 2": {"seed": 2},
+    "latents started at PV": {"start": "pv"}, "latents held at PV": {"start": "pv", "hold": True},
+    'init="random"': {"init": "random"}, "n_inducing=8": {"n_inducing": 8}, "n_inducing=30": {"n_inducing": 30},
+    "1000 steps, early stopping": {"steps": 1000}, 'kernel="matern52"': {"kernel": "matern52"},
+    "init_scale=0.1": {"init_scale": 0.1},
+    "temporal_gp, seed 0": {"prior": "temporal_gp"}, "temporal_gp, seed 1": {"prior": "temporal_gp", "seed": 1},
+    "temporal_gp, seed 2": {"prior": "temporal_gp", "seed": 2},
+    "temporal_gp, started at PV": {"prior": "temporal_gp", "start": "pv"},
+    "temporal_gp, held at PV": {"prior": "temporal_gp", "start": "pv", "hold": True},
+    "temporal_gp, 1000 steps": {"prior": "temporal_gp", "steps": 1000},
+}
+
+
+def variants(Y, pv, contrast, names) -> None:
+    m = metrics(pca_init(Y.values, "T1", np.random.default_rng(0))[:, 0], pv, contrast)
+    print(f"{'PCA angle':30s} {m['rigid']:6.2f} {m['warp']:6.1f} {m['smooth']:7.2f}        -   "
+          + " / ".join(f"{v:.1f}" for v in m["quartiles"]), flush=True)
+    for name in names:
+        kw = dict(VARIANTS[name])
+        if kw.get("start") == "pv":
+            kw["start"] = pv
+        t0 = time.perf_counter()
+        model = fit(Y, **kw)
+        m = metrics(model.latents()["mean"].values[:, 0], pv, contrast)
+        print(f"{name:30s} {m['rigid']:6.2f} {m['warp']:6.1f} {m['smooth']:7.2f} {model.elbo(n_mc=20, seed=0) / len(pv):8.3f}   "
+              + " / ".join(f"{v:.1f}" for v in m["quartiles"]) + f"   ({len(model.history.elbo)} steps, "
+              f"{time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def bootstrap(Y, prior: str, sims=(0, 1, 2)) -> None:
+    """Simulate from the seed-0 fit (its latent means, tuning curves, noise) and compare with the truth."""
+    model = fit(Y, prior=prior)
+    truth = model.latents()["mean"].values
+    mean, _ = model.predict(truth)
+    sd = model.likelihood.noise_var.detach().cpu().numpy() ** 0.5
+    for s in sims:
+        y = mean + sd * np.random.default_rng(100 + s).standard_normal(mean.shape)
+        pv = pv_phase(y)
+        al, e_pv = rigid(pv, truth[:, 0])
+        Ys = xr.DataArray(y, dims=("time", "neuron"), coords={"time": Y["time"].values})
+        lat = fit(Ys, seed=s, prior=prior).latents()["mean"].values[:, 0]
+        print(f"{prior:12s} sim {s}: PV vs truth {np.degrees(np.median(e_pv)):.2f} rigid / "
+              f"{np.degrees(np.median(monotone_warp(al, truth[:, 0]))):.1f} warp; refit vs truth "
+              f"{np.degrees(np.median(rigid(lat, truth[:, 0])[1])):.2f}; refit vs PV "
+              f"{np.degrees(np.median(rigid(lat, pv)[1])):.2f}", flush=True)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--parts", nargs="+", choices=["variants", "bootstrap"], default=["variants", "bootstrap"])
+    p.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    p.add_argument("--data", default=None)
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    Y = load_fly_ellipsoid_body(a.data)["dff"].astype(float)
+    y = Y.values
+    pv = pv_phase(y)
+    contrast = np.abs((y * np.exp(1j * 2 * np.pi * np.arange(y.shape[1]) / y.shape[1])).sum(1)) / np.abs(y).sum(1)
+    if "variants" in a.parts:
+        print(f"{'fit':30s}  rigid   warp  smooth  elbo/bin   rigid by contrast quartile (deg)")
+        variants(Y, pv, contrast, a.variants)
+    if "bootstrap" in a.parts:
+        for prior in ("uniform", "temporal_gp"):
+            bootstrap(Y, prior)
+
+
+if __name__ == "__main__":
+    main()
