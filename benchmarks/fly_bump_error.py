@@ -206,7 +206,8 @@ def variants(Y, pv, contrast, names) -> None:
         t0 = time.perf_counter()
         model = fit(Y, **kw)
         m = metrics(model.latents()["mean"].values[:, 0], pv, contrast)
-        print(f"{name:30s} {m['rigid']:6.2f} {m['warp']:6.1f} {m['smooth']:7.2f} {model.elbo(n_mc=20, seed=0) / len(pv):8.3f}   "
+        elbo = model.elbo(n_mc=20, seed=0) / len(pv)
+        print(f"{name:30s} {m['rigid']:6.2f} {m['warp']:6.1f} {m['smooth']:7.2f} {elbo:8.3f}   "
               + " / ".join(f"{v:.1f}" for v in m["quartiles"]) + f"   ({len(model.history.elbo)} steps, "
               f"{time.perf_counter() - t0:.0f} s)", flush=True)
 
