@@ -50,6 +50,13 @@ variance) 15.8 deg, z-scored ROIs with unscaled PCs 11.2 deg, raw dF/F 15.6 deg;
 13.5 deg lies between. Every version is an atan2 of two linear read-outs of the ROIs, as the PV
 phase is.
 
+Also measured (seed 0, uniform prior, 300 steps): a time lag between latent and PV phase is not
+the cause (rigid error with the latent shifted by -2..2 bins: 26.8 / 22.3 / 17.2 / 19.1 / 22.1
+deg, the same shape for PCA and the temporal prior); the initial lengthscale 0.4 or 1.6 instead
+of 0.8 gives 17.9 / 18.2 deg (ELBO 4.875 / 4.850; fitted lengthscales 0.55-1.65 either way); the
+Gaussian likelihood fits the dF/F residuals (skew 0.16, excess kurtosis 0.17; their std grows
+mildly with the predicted mean, 0.126 to 0.163 from its lowest to its highest quintile).
+
 Rigid error by quartile of the bump contrast (lowest to highest): PCA 25.4 / 14.9 / 12.3 /
 13.6; default 26.0 / 17.3 / 15.3 / 9.5; temporal_gp 25.4 / 14.1 / 13.3 / 10.5.
 
@@ -100,7 +107,8 @@ Conclusions.
 
 * Not the optimisation: restarts agree within 1 deg (ELBO 4.809-4.814), a start at the PV
   phase drifts back to 18 deg with a lower ELBO, more inducing points, more steps, a Matérn
-  kernel or a smaller starting spread change the error by < 1.2 deg. A random start is worse
+  kernel, another initial lengthscale or a smaller starting spread change the error by < 1.2
+  deg; nor a lag or the likelihood. A random start is worse
   (a local optimum), so the PCA start stays.
 * The ELBO does not want the PV phase: holding the latents at it (tuning, noise, spreads fitted)
   costs 1.4 nats per bin (uniform) and 1.9 (temporal prior).
