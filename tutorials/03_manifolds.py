@@ -118,7 +118,7 @@ truth = arc["latent"].values.astype(float)
 arc_steps = 100 if QUICK else 250
 arc_fits = {prior: MGPLVM("T1", seed=0, prior=prior).fit(arc["dff"], max_steps=arc_steps, progress=False)
             for prior in ("uniform", "temporal_gp")}
-for prior, fit in arc_fits.items():
+for prior, fit in arc_fits.items():  # (ELBOs under different priors are not comparable)
     mean = fit.latents()["mean"].values
     print(f"{prior:11s}: fitted latents cover {covered_range(mean):.0f} deg (truth {covered_range(truth):.0f}), "
           f"ELBO {fit.elbo(n_mc=20, seed=0) / len(truth):.2f} per bin")
