@@ -41,7 +41,7 @@ GOAL_MEASURED = ("not reached: 300 steps, prior='temporal_gp', seeds 0/1/2 measu
 
 
 @pytest.mark.xfail(strict=False, reason=GOAL_MEASURED)
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0])  # seeds 1, 2 measured once (numbers above); one seed keeps CI time down
 def test_fly_latent_within_12_degrees_of_the_bump_phase(fly, seed):
     m = MGPLVM("T1", seed=seed, prior="temporal_gp").fit(fly, max_steps=300, progress=False)
     err = _median_deg(m.latents()["mean"].values, pv_phase(fly.values))
