@@ -480,12 +480,14 @@ class FishLegSurgeon(Pruner):
 
 
 def inverse_fisher_cosine(fishleg: FishLeg, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
-                          damping: float | None = None, block: str = "layer") -> float:
+                          damping: float | None = None, block: str = "layer", loss: str = "cross_entropy") -> float:
     r"""Cosine between FishLeg's :math:`Q g` and the exact :math:`(F + \gamma I)^{-1} g` at the loss gradient.
 
-    :math:`g` is the gradient of the mean cross-entropy on ``(x, y)`` with respect to the prunable
-    layers' parameters; :math:`F` is the exact Fisher at ``x`` (per layer with ``block="layer"``, the
-    structure FishLeg approximates, or ``"full"``); :math:`\gamma` defaults to FishLeg's damping.
+    :math:`g` is the gradient of the mean loss on ``(x, y)`` (cross-entropy, or
+    :math:`\tfrac12\lVert f - \mathrm{onehot}(y)\rVert^2` with ``loss="mse"``) with respect to the prunable
+    layers' parameters; :math:`F` is the exact Fisher / Gauss-Newton at ``x`` for the same loss (per layer
+    with ``block="layer"``, the structure FishLeg approximates, or ``"full"``); :math:`\gamma` defaults
+    to FishLeg's damping.
     """
     gamma = float(fishleg.param_groups[0]["damping"] if damping is None else damping)
     pairs = FishLegSurgeon(fishleg)._pairs(model)
@@ -493,7 +495,11 @@ def inverse_fisher_cosine(fishleg: FishLeg, model: nn.Module, x: torch.Tensor, y
     was = model.training
     model.eval()
     with masks_paused(model):
-        F.cross_entropy(model(x), y).backward()
+        out = model(x)
+        if loss == "mse":
+            (0.5 * ((out - F.one_hot(y, out.shape[1]).to(out)) ** 2).sum(1).mean()).backward()
+        else:
+            F.cross_entropy(out, y).backward()
     model.train(was)
     grads = {f: (m.weight.grad.detach(), m.bias.grad.detach() if m.bias is not None else None) for _, m, f in pairs}
     qg = fishleg.inverse_fisher_product(grads)
@@ -501,7 +507,7 @@ def inverse_fisher_cosine(fishleg: FishLeg, model: nn.Module, x: torch.Tensor, y
                         for a, b in (qg[f] for _, _, f in pairs)]).to(torch.float64)
     flat_g = torch.cat([torch.cat([a.reshape(-1), b.reshape(-1)] if b is not None else [a.reshape(-1)])
                         for a, b in (grads[f] for _, _, f in pairs)]).to(torch.float64)
-    fs = fisher_blocks(model, x, block=block)
+    fs = fisher_blocks(model, x, block=block, loss=loss)
     parts, i = [], 0
     for f in fs:
         n = f.shape[0]
