@@ -6,10 +6,12 @@
   combinability and model stitching;
 - :mod:`neurolatent.methods.optim`: KFAC, FOOF, exact natural gradient, RLLC, FishLeg and exact
   Gauss-Newton in reversible networks;
-- :mod:`neurolatent.methods.infotheory`: information-bottleneck theory.
+- :mod:`neurolatent.methods.infotheory`: information-bottleneck theory;
+- :mod:`neurolatent.methods.sparsity`: pruning (magnitude, OBD, OBS, FishLeg surgeon), gradual
+  pruning, sparsity curves and Powerpropagation.
 
 Nothing here imports :mod:`neurolatent.models`.
 """
-from . import common, infotheory, optim, rebasin
+from . import common, infotheory, optim, rebasin, sparsity
 
-__all__ = ["common", "rebasin", "optim", "infotheory"]
+__all__ = ["common", "rebasin", "optim", "infotheory", "sparsity"]

@@ -8,10 +8,15 @@
   (:mod:`.pruners`, :mod:`.surgeon`);
 * gradual pruning with the cubic schedule of Zhu & Gupta 2017 (:mod:`.schedule`);
 * sparsity-vs-accuracy curves as ``xarray.Dataset`` (:mod:`.curve`);
-* Powerpropagation, ``w = v|v|^(alpha-1)`` (Schwarz et al. 2021) (:mod:`.powerprop`).
+* Powerpropagation, ``w = v|v|^(alpha-1)`` (Schwarz et al. 2021) (:mod:`.powerprop`);
+* training BatchNorm and only BatchNorm, with the equal-count random-parameter baseline (Frankle,
+  Schwab & Morcos 2021) (:mod:`.batchnorm_only`);
+* iterative magnitude pruning with rewinding and the perturbations of the rewound weights
+  (Frankle, Schwab & Morcos 2020) (:mod:`.rewinding`).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
+from .batchnorm_only import batchnorm_parameters, freeze_all_but_batchnorm, gamma_near_zero, random_parameter_subset
 from .curve import sparsity_curve
 from .masks import (
     PRUNABLE_TYPES,
@@ -27,6 +32,7 @@ from .masks import (
 )
 from .powerprop import PowerProp, powerpropagate, remove_powerprop
 from .pruners import MagnitudePruner, Pruner, as_pruner
+from .rewinding import PERTURBATIONS, IMPResult, imp, perturb_weights, retrain_masked
 from .schedule import cubic_sparsity, gradual_prune
 from .surgeon import FishLegSurgeon, OBDPruner, OBSPruner, fisher_blocks, inverse_fisher_cosine, obs_update
 
@@ -56,4 +62,13 @@ __all__ = [
     "PowerProp",
     "powerpropagate",
     "remove_powerprop",
+    "batchnorm_parameters",
+    "freeze_all_but_batchnorm",
+    "random_parameter_subset",
+    "gamma_near_zero",
+    "imp",
+    "IMPResult",
+    "perturb_weights",
+    "retrain_masked",
+    "PERTURBATIONS",
 ]
