@@ -7,6 +7,9 @@ network always computes with the sparse weights whatever the optimiser does betw
 Adam, :class:`~neurolatent.methods.optim.FishLeg`, ...). :func:`to_torch_prune` converts them to
 ``torch.nn.utils.prune`` masks for users of that API.
 
+Between an optimiser step and the next forward pass the pruned entries may hold the step's (unused)
+values; :func:`enforce_masks` zeroes them at any time (the training loops here end with it).
+
 Prunable layers are the weights of ``nn.Linear`` and ``nn.Conv1d/2d/3d``; biases and normalisation
 parameters are never pruned. Sparsity :math:`s` means a fraction :math:`s` of the prunable weights
 (globally, or of each layer with ``scope="layer"``) is zero.
@@ -23,7 +26,7 @@ from torch.nn.utils import parametrize
 
 __all__ = [
     "PRUNABLE_TYPES", "prunable_layers", "check_sparsity", "apply_masks", "get_masks", "remove_masks",
-    "sparsity_report", "to_torch_prune", "select_masks", "masks_paused",
+    "sparsity_report", "to_torch_prune", "select_masks", "masks_paused", "enforce_masks",
 ]
 
 PRUNABLE_TYPES: tuple[type, ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -132,6 +135,14 @@ def apply_masks(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> nn.Modul
             m.register_buffer("weight_mask", mask.clone())
             m._mask_hook = m.register_forward_pre_hook(_enforce_mask)
         _enforce_mask(m, None)
+    return model
+
+
+def enforce_masks(model: nn.Module) -> nn.Module:
+    """Zero every pruned weight of ``model`` now (in place); returns ``model``."""
+    for m in model.modules():
+        if "weight_mask" in m._buffers:
+            _enforce_mask(m, None)
     return model
 
 

@@ -33,7 +33,7 @@ from ..._utils import make_generator
 from ..common.data import ClassificationData
 from ..common.evaluate import evaluate
 from ..common.train import train
-from .masks import apply_masks, check_sparsity, get_masks, prunable_layers, remove_masks
+from .masks import apply_masks, check_sparsity, enforce_masks, get_masks, prunable_layers, remove_masks
 from .pruners import MagnitudePruner
 
 __all__ = ["IMPResult", "imp", "perturb_weights", "retrain_masked", "PERTURBATIONS"]
@@ -179,4 +179,4 @@ def retrain_masked(model: nn.Module, state: dict, masks: dict[str, torch.Tensor]
         perturb_weights(net, perturbation, init=init, masks=masks, seed=perturb_seed)
     apply_masks(net, masks)
     train(net, data, epochs=epochs, seed=seed, **recipe)
-    return net
+    return enforce_masks(net)

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..common.data import ClassificationData
 from ..common.train import train
-from .masks import check_sparsity, sparsity_report
+from .masks import check_sparsity, enforce_masks, sparsity_report
 from .pruners import Pruner, as_pruner, check_scope
 
 __all__ = ["cubic_sparsity", "gradual_prune"]
@@ -96,5 +96,6 @@ def gradual_prune(model: nn.Module, data: ClassificationData, method: Pruner | s
 
     history = train(model, data, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, seed=seed,
                     device=device, progress=progress, callback=step)
+    enforce_masks(model)
     history["sparsity"] = sparsities
     return history

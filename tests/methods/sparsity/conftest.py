@@ -77,3 +77,59 @@ def powerprop_runs(digits):
             print(f"powerprop seed {seed} alpha {alpha:g}: accuracy at {PP_LEVELS} = {[round(a, 3) for a in acc]}, "
                   f"fraction |w| < 1e-2 = {out[-1]['near_zero']:.3f}")
     return out
+
+
+BN_SHAPES = ((64,), (64, 64), (64, 64, 64), (256, 256))
+
+
+@pytest.fixture(scope="session")
+def bn_only_runs(digits):
+    """Per seed and hidden shape: test accuracy training only BatchNorm's gamma/beta, training as many
+    randomly chosen other entries instead, and the fraction of |gamma| < 0.05 (Adam lr 1e-2, 30 epochs)."""
+    from neurolatent.methods.common import evaluate
+    from neurolatent.methods.sparsity import freeze_all_but_batchnorm, gamma_near_zero, random_parameter_subset
+    out = []
+    for seed in SEEDS:
+        for hidden in BN_SHAPES:
+            net = MLP(64, hidden, 10, batchnorm=True, seed=seed)
+            params = freeze_all_but_batchnorm(net)
+            n = sum(p.numel() for p in params)
+            train(net, digits, params=params, epochs=30, lr=1e-2, seed=seed)
+            base = MLP(64, hidden, 10, batchnorm=True, seed=seed)
+            train(base, digits, params=random_parameter_subset(base, n, seed=seed), epochs=30, lr=1e-2, seed=seed)
+            row = {"seed": seed, "hidden": hidden, "n": n,
+                   "bn": evaluate(net, digits.x_test, digits.y_test)["accuracy"],
+                   "random": evaluate(base, digits.x_test, digits.y_test)["accuracy"],
+                   "gamma_off": gamma_near_zero(net, 0.05)}
+            out.append(row)
+            print(f"bn-only seed {seed} {hidden}: {n} parameters, BN-only {row['bn']:.3f}, random {row['random']:.3f}, "
+                  f"|gamma| < 0.05: {row['gamma_off']:.3f}")
+    return out
+
+
+REWIND_KS = (0, 1, 3)
+
+
+@pytest.fixture(scope="session")
+def rewinding_runs(digits):
+    """Per seed: IMP (5 rounds of 50 %, 96.9 % sparsity; 64-64-64-10 MLP, Adam lr 1e-3, 15 epochs) with
+    rewinding to epochs REWIND_KS, and the perturbations of the weights rewound to k = 3."""
+    from neurolatent.methods.common import evaluate
+    from neurolatent.methods.sparsity import PERTURBATIONS, imp, retrain_masked
+    out = []
+    for seed in SEEDS:
+        make = lambda s: MLP(64, (64, 64), 10, seed=s)  # noqa: E731
+        row = {"seed": seed, "k": {}, "perturbed": {}}
+        for k in REWIND_KS:
+            res = imp(make(seed), digits, rounds=5, prune_fraction=0.5, rewind_epoch=k, epochs=15, seed=seed)
+            row["k"][k] = res.accuracy[-1]
+            row["sparsity"] = res.sparsity[-1]
+            if k == REWIND_KS[-1]:
+                for kind in PERTURBATIONS:
+                    net = retrain_masked(make(seed), res.rewind_state, res.masks, digits, epochs=15 - k,
+                                         perturbation=kind, init=make(seed + 100), perturb_seed=seed, seed=seed + k + 1)
+                    row["perturbed"][kind] = evaluate(net, digits.x_test, digits.y_test)["accuracy"]
+        out.append(row)
+        print(f"rewinding seed {seed} (sparsity {row['sparsity']:.3f}): accuracy by k {row['k']}; "
+              f"perturbed at k={REWIND_KS[-1]}: {row['perturbed']}")
+    return out

@@ -142,3 +142,17 @@ def test_unfitted_fishleg_is_an_error_not_a_magnitude_fallback():
     with pytest.raises(ValueError, match="do not match"):
         fl.update_q(torch.randn(8, 4), steps=1)
         FishLegSurgeon(fl).prune(nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3)), 0.5)
+
+
+def test_gradual_fishleg_surgeon_keeps_masks_under_fishleg_training(teacher, seed):
+    """FishLeg updates layer.weight in place with Q-mixed gradients; the masks must still hold, and the
+    surgeon refines (not re-fits) the optimiser's own Q between pruning steps."""
+    net = MLP(8, (16,), 3, seed=seed)
+    fl = FishLeg(net, lr=0.05, damping=0.1, aux_steps=1, warmup=5, seed=seed)
+    surgeon = FishLegSurgeon(fl, x=teacher.x_train[:128], refine_steps=2)
+    h = gradual_prune(net, teacher, surgeon, 0.8, epochs=5, n_steps=3, optimizer=fl)
+    assert h["sparsity"][-1] == pytest.approx(round(0.8 * 176) / 176)
+    for k, m in prunable_layers(net).items():
+        assert bool((m.weight[~get_masks(net)[k]] == 0).all())
+    assert len(fl.aux_history) > 5 + 3 * 2  # warm-up, training steps and the refinements all updated Q
+    assert h["eval_accuracy"][-1] > 0.5  # 3 classes; the pruned network still learns
