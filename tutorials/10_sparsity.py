@@ -173,7 +173,7 @@ rewind_acc, last = [], None
 for k in ks:
     last = imp(make(0), digits, rounds=ROUNDS, prune_fraction=0.5, rewind_epoch=k, epochs=IMP_EPOCHS, seed=0)
     rewind_acc.append(last.accuracy[-1])
-print(f"sparsity {last.sparsity[-1]:.3f}; accuracy by rewind epoch:", dict(zip(ks, np.round(rewind_acc, 3))))
+print(f"sparsity {last.sparsity[-1]:.3f}; accuracy by rewind epoch:", {k: round(a, 3) for k, a in zip(ks, rewind_acc)})
 perturbed = {kind: evaluate(retrain_masked(make(0), last.rewind_state, last.masks, digits, epochs=IMP_EPOCHS - ks[-1],
                                            perturbation=kind, init=make(100), seed=ks[-1] + 1),
                             digits.x_test, digits.y_test)["accuracy"] for kind in PERTURBATIONS}

@@ -129,11 +129,12 @@ def apply_masks(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> nn.Modul
             raise ValueError(f"apply_masks: the mask of {name!r} has shape {tuple(mask.shape)}, "
                              f"the weight {tuple(m.weight.shape)}")
         mask = mask.to(device=m.weight.device, dtype=torch.bool)
-        if hasattr(m, "weight_mask") and "weight_mask" in m._buffers:
+        if "weight_mask" in m._buffers:
             m.weight_mask = mask.clone()
         else:
             m.register_buffer("weight_mask", mask.clone())
-            m._mask_hook = m.register_forward_pre_hook(_enforce_mask)
+        if not any(h is _enforce_mask for h in m._forward_pre_hooks.values()):
+            m.register_forward_pre_hook(_enforce_mask)
         _enforce_mask(m, None)
     return model
 
@@ -158,14 +159,11 @@ def remove_masks(model: nn.Module) -> nn.Module:
     for m in prunable_layers(model).values():
         if "weight_mask" in m._buffers:
             _enforce_mask(m, None)
-            hook = getattr(m, "_mask_hook", None)
-            if hook is not None:
-                hook.remove()
-                del m._mask_hook
-            else:  # a deep copy: its hook handle is not carried over, find the hook itself
-                for k, h in list(m._forward_pre_hooks.items()):
-                    if h is _enforce_mask:
-                        del m._forward_pre_hooks[k]
+            # find the hook in this module's own dict (a handle kept across copy.deepcopy would point
+            # at the original module's hooks)
+            for k, h in list(m._forward_pre_hooks.items()):
+                if h is _enforce_mask:
+                    del m._forward_pre_hooks[k]
             del m._buffers["weight_mask"]
     return model
 

@@ -77,6 +77,13 @@ def test_masks_survive_training_copies_and_torch_prune(teacher, seed):
     dense = remove_masks(copy.deepcopy(net))
     torch.testing.assert_close(dense(x), before)
     assert all(bool(v.all()) for v in get_masks(dense).values())
+    # removing the copy's masks leaves the original's enforcement in place
+    with torch.no_grad():
+        for m in prunable_layers(net).values():
+            m.weight.add_(1.0)
+    net(x)
+    assert sparsity_report(net)["global"] == round(0.8 * 176) / 176
+    assert all(bool((m.weight[~masks[k]] == 0).all()) for k, m in prunable_layers(net).items())
 
 
 def test_gradual_pruning_follows_the_cubic_schedule(teacher, seed):
