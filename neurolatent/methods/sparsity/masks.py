@@ -73,7 +73,11 @@ def prunable_layers(model: nn.Module) -> dict[str, nn.Module]:
 
 
 def _enforce_mask(module: nn.Module, inputs) -> None:
-    if getattr(module, "_mask_paused", False):
+    # Only the module's own Parameter is written. Under torch.func.functional_call (FishLeg's and the
+    # exact Fisher's Jacobian/JVP passes) ``module.weight`` is a substituted tensor, possibly a functorch
+    # wrapper: an in-place write there would corrupt the transform, and the substitute was taken from the
+    # already-zeroed parameter anyway.
+    if getattr(module, "_mask_paused", False) or not isinstance(module.weight, nn.Parameter):
         return
     with torch.no_grad():
         module.weight.mul_(module.weight_mask)
@@ -81,8 +85,10 @@ def _enforce_mask(module: nn.Module, inputs) -> None:
 
 @contextlib.contextmanager
 def masks_paused(model: nn.Module) -> Iterator[nn.Module]:
-    """Skip the in-place mask enforcement inside the block (for ``torch.func`` transforms of the model,
-    which must not see in-place writes); the pruned weights are already zero on entry."""
+    """Skip the in-place mask enforcement inside the block; the pruned weights are zeroed on entry.
+
+    (``torch.func`` passes substitute the parameters and are skipped automatically; this is for any
+    other code that must not see in-place writes.)"""
     layers = [m for m in model.modules() if "weight_mask" in m._buffers]
     for m in layers:
         _enforce_mask(m, None)

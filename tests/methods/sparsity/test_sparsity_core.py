@@ -163,3 +163,25 @@ def test_gradual_fishleg_surgeon_keeps_masks_under_fishleg_training(teacher, see
         assert bool((m.weight[~get_masks(net)[k]] == 0).all())
     assert len(fl.aux_history) > 5 + 3 * 2  # warm-up, training steps and the refinements all updated Q
     assert h["eval_accuracy"][-1] > 0.5  # 3 classes; the pruned network still learns
+
+
+def test_masks_do_not_write_into_torch_func_passes(seed):
+    """FishLeg's Fisher-vector products and the exact Fisher run the model under torch.func with
+    substituted parameters; the mask hook must leave those alone (an in-place write there masked the
+    caller's tangent through forward-mode AD, corrupting FishLeg's auxiliary loss). Reference: the same
+    zeroed weights without any mask machinery."""
+    from neurolatent.methods.optim import fisher_vector_product
+    from neurolatent.methods.sparsity import fisher_blocks
+
+    net = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3)).double()
+    MagnitudePruner().prune(net, 0.5)
+    plain = remove_masks(copy.deepcopy(net))
+    x = torch.randn(16, 5, dtype=torch.float64)
+    v = {k: torch.randn_like(p) for k, p in net.named_parameters()}
+    v_copy = {k: t.clone() for k, t in v.items()}
+    ref = fisher_vector_product(plain, x, v_copy)
+    got = fisher_vector_product(net, x, v)
+    for k in ref:
+        torch.testing.assert_close(v[k], v_copy[k], rtol=0, atol=0)  # the caller's tangent is not masked in place
+        torch.testing.assert_close(got[k], ref[k], rtol=1e-12, atol=1e-14)  # same float64 computation
+    torch.testing.assert_close(fisher_blocks(net, x, block="full")[0], fisher_blocks(plain, x, block="full")[0])
