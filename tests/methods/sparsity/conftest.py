@@ -133,3 +133,31 @@ def rewinding_runs(digits):
         print(f"rewinding seed {seed} (sparsity {row['sparsity']:.3f}): accuracy by k {row['k']}; "
               f"perturbed at k={REWIND_KS[-1]}: {row['perturbed']}")
     return out
+
+
+@pytest.fixture(scope="session")
+def gradual_runs(digits):
+    """Per seed: gradual pruning (cubic schedule, 5 pruning steps 2 epochs apart, 15 epochs of Adam lr 1e-3
+    in all) of the trained 64-32-10 MLP to 95 % and 98 %, by magnitude and by the FishLeg surgeon with Q
+    refined (50 auxiliary steps on 512 training inputs) before every pruning step."""
+    import copy
+
+    from neurolatent.methods.sparsity import FishLegSurgeon, MagnitudePruner, gradual_prune
+    out = []
+    for seed in SEEDS:
+        net, fl = trained_mlp_with_q(digits, seed)
+        row = {"seed": seed}
+        for final in (0.95, 0.98):
+            for name in ("magnitude", "fls"):
+                work = copy.deepcopy(net)
+                if name == "fls":
+                    own = FishLeg(work, damping=GAMMA, aux_lr=0.02, seed=seed)
+                    own.load_state_dict(fl.state_dict())  # the Q fitted on the dense network
+                    pruner = FishLegSurgeon(own, x=digits.x_train[:512], refine_steps=50)
+                else:
+                    pruner = MagnitudePruner()
+                h = gradual_prune(work, digits, pruner, final, epochs=15, n_steps=5, every=2, lr=1e-3, seed=seed)
+                row[(name, final)] = h["eval_accuracy"][-1]
+        out.append(row)
+        print(f"gradual seed {seed}: " + ", ".join(f"{k[0]} {k[1]:.0%} {v:.3f}" for k, v in row.items() if k != "seed"))
+    return out
