@@ -119,9 +119,9 @@ def test_gradual_fishleg_surgeon_with_refined_q_beats_gradual_magnitude(gradual_
     """Gradual pruning with fine-tuning (cubic schedule; Q refined between the steps, not re-estimated).
 
     Measured final test accuracy (seed 0 / 1 / 2): 95 %: FLS 0.853 / 0.846 / 0.837 vs magnitude
-    0.793 / 0.837 / 0.773; 98 %: FLS 0.510 / 0.637 / 0.450 vs magnitude 0.367 / 0.423 / 0.408.
+    0.793 / 0.837 / 0.773; 98 %: FLS 0.434 / 0.575 / 0.555 vs magnitude 0.367 / 0.423 / 0.408.
     """
-    for final, margin in ((0.95, 0.02), (0.98, 0.05)):  # measured mean margins 0.044 and 0.133
+    for final, margin in ((0.95, 0.02), (0.98, 0.05)):  # measured mean margins 0.044 and 0.122
         fls = np.array([r[("fls", final)] for r in gradual_runs])
         mag = np.array([r[("magnitude", final)] for r in gradual_runs])
         assert fls.mean() - mag.mean() > margin, (final, fls, mag)
