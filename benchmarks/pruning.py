@@ -7,11 +7,19 @@ test accuracy. CPU peak memory is the growth of the process's maximum resident s
 
     OMP_NUM_THREADS=1 python benchmarks/pruning.py [--widths 32 64] [--device cpu] [--seed 0]
 
-Figures (2-core shared CPU under load from other jobs, torch 2.13, single thread; compare the
-rows of one run only -- ratios, not absolute seconds):
+Figures (seed 0, 90 % sparsity; 2-core CPU shared with other jobs, torch 2.13, one thread; compare
+the rows of one run only -- ratios, not absolute seconds; no GPU row: no device was lent):
 
-    width 32 (P = 2410): magnitude 0.004 s, OBD 0.9 s, OBS (layer blocks, 2 % chunks) ~20 s,
-    FLS (10 sub-steps) 0.05 s; accuracy at 90 %: 0.61 / 0.44 / 0.84 / 0.82 (seed 0)
+    width 32 (P = 2410)  time      peak RSS growth  accuracy
+      magnitude          0.001 s   +0 MiB           0.610
+      OBD                0.79 s    +41 MiB          0.461
+      OBS (layer blocks) 21.5 s    +179 MiB         0.849
+      FishLeg surgeon    0.044 s   +0 MiB           0.726   (Q fit beforehand: 6.6 s)
+    width 64 (P = 4810)
+      magnitude          0.001 s   +0 MiB           0.786
+      OBD                1.63 s    +0 MiB           0.486
+      OBS (layer blocks) 101 s     +708 MiB         0.931
+      FishLeg surgeon    0.052 s   +0 MiB           0.851   (Q fit beforehand: 4.8 s)
 
 The exact OBS cost grows as P_l^3 per layer block (inverse) plus P_l^2 per removed chunk; the
 FishLeg surgeon's as one Kronecker product per layer, which is why it scales.

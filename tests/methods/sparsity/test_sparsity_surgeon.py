@@ -162,3 +162,19 @@ def test_obs_on_a_small_mlp_beats_magnitude_in_predicted_and_real_loss(seed):
     # OBS minimises the Fisher (= local KL) quadratic; measured KL 3.3e-5 (OBS) vs 2.4e-3 (magnitude), 70x;
     # a 5x margin
     assert kl(a) < 0.2 * kl(b)
+
+
+def test_curvature_pruners_handle_convolutions(seed):
+    """OBD and OBS work on Conv2d layers too (the FishLeg surgeon needs FishLeg, which is Linear-only)."""
+    from neurolatent.methods.common import SmallCNN
+
+    net = SmallCNN(1, (2, 3), 3, seed=seed).double()
+    x = torch.randn(24, 1, 8, 8, dtype=torch.float64)
+    for pruner in (OBDPruner(x), OBSPruner(x, damping=1e-3, block="full", chunk=2)):
+        work = copy.deepcopy(net)
+        masks = pruner.prune(work, 0.5, scope="layer")
+        n_weights = {k: m.numel() for k, m in masks.items()}
+        assert n_weights == {"blocks.0.layer.weight": 18, "blocks.1.layer.weight": 54, "blocks.2.linear.weight": 9}
+        for k, m in masks.items():
+            assert int((~m).sum()) == round(0.5 * m.numel())
+        assert torch.isfinite(work(x)).all()
