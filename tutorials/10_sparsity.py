@@ -73,7 +73,10 @@ print("dense test accuracy:", round(evaluate(net, digits.x_test, digits.y_test)[
 #
 # FishLeg learns a Kronecker-factored $Q(\lambda) \approx (F + \gamma I)^{-1}$ by minimising an auxiliary
 # loss that needs only Fisher-vector products. Here we only fit $Q$ (no parameter steps); the surgeon
-# refuses an unfitted $Q$ rather than silently falling back to magnitude pruning.
+# refuses an unfitted $Q$ rather than silently falling back to magnitude pruning. The cosine below
+# compares $Q g$ with the exact per-layer $(F + \gamma I)^{-1} g$; with the 100 auxiliary steps of the quick
+# mode $Q$ is barely better aligned than the plain gradient, after 300 steps (the slow tests, three
+# seeds) it measures 0.55-0.64 against 0.46-0.50.
 
 # %%
 fishleg = FishLeg(net, damping=GAMMA, aux_lr=0.02, seed=0)
