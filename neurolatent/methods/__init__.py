@@ -7,10 +7,13 @@
 - :mod:`neurolatent.methods.optim`: KFAC, FOOF, exact natural gradient, RLLC, FishLeg and exact
   Gauss-Newton in reversible networks;
 - :mod:`neurolatent.methods.infotheory`: information-bottleneck theory;
-- :mod:`neurolatent.methods.continual`: continual learning (EWC, SI, MAS and their Fisher link).
+- :mod:`neurolatent.methods.continual`: continual learning (EWC, SI, MAS and their Fisher link,
+  KFAC-Laplace and NCL for recurrent networks);
+- :mod:`neurolatent.methods.sparsity`: pruning (magnitude, OBD, OBS, FishLeg surgeon), gradual
+  pruning, sparsity curves, Powerpropagation, BatchNorm-only training and IMP with rewinding.
 
 Nothing here imports :mod:`neurolatent.models`.
 """
-from . import common, continual, infotheory, optim, rebasin
+from . import common, continual, infotheory, optim, rebasin, sparsity
 
-__all__ = ["common", "rebasin", "optim", "infotheory", "continual"]
+__all__ = ["common", "rebasin", "optim", "infotheory", "continual", "sparsity"]
