@@ -113,7 +113,9 @@ def as_recording(Y, *, name: str = "Y", min_neurons: int = 2) -> Recording:
     * a DataArray with dims ``("trial", "time", "neuron")`` (any order; bins that are NaN for every
       neuron at the end of a trial are padding and are dropped, so trials may differ in length);
     * a 3-D array or tensor laid out as ``(trial, time, neuron)``;
-    * a list or tuple of ``(time, neuron)`` DataArrays / arrays, possibly of different lengths.
+    * a list or tuple of ``(time, neuron)`` DataArrays / arrays, possibly of different lengths,
+      or a dict of them keyed by trial label (e.g. ``{"light": Y1, "dark": Y2}``; each keeps its
+      own ``time`` coordinate, which a ``trial`` dim could not).
 
     Every trial must have the same neurons (count, and labels where given).
 
@@ -137,10 +139,10 @@ def as_recording(Y, *, name: str = "Y", min_neurons: int = 2) -> Recording:
             pad = np.isnan(np.asarray(tr.values, dtype=float)).all(1)
             keep = len(pad) - int(np.argmin(pad[::-1])) if not pad.all() else 0  # drop trailing all-NaN bins
             items.append(tr.isel(time=slice(0, keep)))
-    elif isinstance(Y, (list, tuple)):
+    elif isinstance(Y, (list, tuple, dict)):
         if len(Y) == 0:
-            raise ValueError(f"{name} is an empty list; pass at least one (time, neuron) trial")
-        items, labels = list(Y), list(range(len(Y)))
+            raise ValueError(f"{name} is an empty {type(Y).__name__}; pass at least one (time, neuron) trial")
+        items, labels = (list(Y.values()), list(Y)) if isinstance(Y, dict) else (list(Y), list(range(len(Y))))
     elif (isinstance(Y, np.ndarray) or torch.is_tensor(Y)) and Y.ndim == 3:
         items = [Y[k] for k in range(Y.shape[0])]
         labels = list(range(len(items)))

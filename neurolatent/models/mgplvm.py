@@ -333,8 +333,8 @@ class MGPLVM(torch.nn.Module):
         Y : xarray.DataArray (time, neuron) or array (T, N), or trials
             One recording, or several trials of the same neurons: a DataArray with dims
             ``("trial", "time", "neuron")`` (trailing all-NaN bins of a trial are padding), a 3-D
-            array (trial, time, neuron), or a list of (time, neuron) DataArrays/arrays of possibly
-            different lengths. Trials share the tuning curves (kernel, inducing points,
+            array (trial, time, neuron), or a list (or a dict keyed by trial label) of (time, neuron)
+            DataArrays/arrays of possibly different lengths. Trials share the tuning curves (kernel, inducing points,
             likelihood) and each has its own latent path; a temporal prior (``"random_walk"``,
             ``"temporal_gp"``) is one chain per trial, started afresh at each trial's first bin,
             with shared step size / timescales, and each trial's ``time`` is its own clock.

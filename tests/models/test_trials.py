@@ -45,6 +45,8 @@ def test_trial_layouts_read_alike():
     assert rec2.trials == ["light", "dark"] and rec2.lengths == [6, 4]
     np.testing.assert_array_equal(rec2.time, np.r_[np.arange(6.0), np.arange(4.0)] / 2)  # each trial's own clock
     np.testing.assert_array_equal(as_recording(np.stack([A, A])).Y, np.concatenate([A, A]))  # 3-D array
+    keyed = as_recording({"light": A, "dark": B})  # a dict: its keys label the trials
+    assert keyed.trials == ["light", "dark"] and keyed.lengths == [6, 4]
     single = as_recording(A)  # no trial dim: the single-recording path, trials None
     assert single.trials is None and single.lengths == [6]
 
