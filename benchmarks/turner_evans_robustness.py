@@ -113,9 +113,13 @@ strongest), and on synthetic rings of similar noise the mGPLVM is *closer to the
 population-vector phase while disagreeing with it by 10-19 deg: the phase is a noisy reference,
 uncertain by itself by 5-8 deg between normalisations (27 deg with an uncentred dF/F). So the
 "<= 20 deg to the bump phase on every trial" goal mixes the model's error with the reference's; no
-default was changed (nothing tried held on both trials and both references). A useful next check,
-not done here: the error restricted to bins with a strong bump (upper half of the amplitude), or a
-reference from a second, independent channel. The slow test
+default was changed (nothing tried held on both trials and both references). Restricted to the
+bins with a strong bump (upper half of the amplitude; same seed-0 fits, one global alignment) the
+error is 18.5 (light) and 16.6 (dark) deg, within 20 on both; the PCA angle is 9.8 / 6.9 deg there,
+but with 16 evenly spaced ROIs its two leading PCs are nearly the first Fourier mode, i.e. nearly
+the population vector itself, so that is agreement by construction, not accuracy. A reference from
+an independent channel (the P-EN1 green channel, or the heading in closed loop) was not tried.
+The slow test
 ``tests/models/test_turner_evans_trials.py`` records the joint fit as a non-strict xfail.
 
 Usage::
