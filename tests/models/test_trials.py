@@ -240,3 +240,15 @@ def test_minibatches_sample_bins_of_every_trial(seed):
     moved = torch.cat(seen)
     assert (moved < 40).any() and (moved >= 40).any()  # bins from both trials are drawn
     assert all(len(s) <= 20 for s in seen)  # the batch and its previous bins only
+
+
+def test_dtype_moves_keep_the_trial_structure(fitted):
+    import copy
+
+    m, A, B = fitted
+    m32 = copy.deepcopy(m).float()
+    assert m32.trial_start.dtype == torch.bool and m32.prior.is_start.nonzero().flatten().tolist() == [0, 20]
+    # (float32 draws other Monte-Carlo samples than float64, so the ELBO is only checked to be finite)
+    assert np.isfinite(m32.elbo(n_mc=4, seed=1))
+    m32.fit([A, B], max_steps=2, warm_start=True, progress=False, early_stopping=False)
+    assert m32.latents()["mean"].dtype == np.float32
