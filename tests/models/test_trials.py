@@ -252,3 +252,15 @@ def test_dtype_moves_keep_the_trial_structure(fitted):
     assert np.isfinite(m32.elbo(n_mc=4, seed=1))
     m32.fit([A, B], max_steps=2, warm_start=True, progress=False, early_stopping=False)
     assert m32.latents()["mean"].dtype == np.float32
+
+
+def test_checkpoint_resume_with_trials_is_bit_identical(tmp_path, seed):
+    (A, B), _ = _two_half_rings(seed, lengths=(20, 14))
+    kw = dict(max_steps=8, burnin=3, batch_size=12, progress=False, early_stopping=False)
+    whole = MGPLVM("T1", seed=seed, prior="temporal_gp", n_inducing=6).fit([A, B], **kw)
+    ck = tmp_path / "ck.pt"
+    first = MGPLVM("T1", seed=seed, prior="temporal_gp", n_inducing=6)
+    first.fit([A, B], checkpoint=ck, callback=lambda st: st.step == 5, **kw)  # stops after step 5 (saved)
+    resumed = MGPLVM("T1", seed=seed, prior="temporal_gp", n_inducing=6).fit([A, B], checkpoint=ck, **kw)
+    np.testing.assert_array_equal(resumed.elbo_history, whole.elbo_history)
+    np.testing.assert_array_equal(resumed.latent.loc.detach().numpy(), whole.latent.loc.detach().numpy())
