@@ -33,8 +33,8 @@ steps the ELBO is 32.25 nats/bin, 3.3 nats/bin (2450 nats) below the free fit (t
 where the bump is faint, see 3, so part of the gap is the reference's noise). Three seeds (the
 restarts ``n_restarts=3`` would choose among) end at 23.2/23.4/22.7 deg (light, ELBO 26636/26659/
 26668; error vs the centred phase) and 20.7/22.2/22.0 deg (dark, ELBO 26882/26663/26740): the
-best-ELBO restart gives 22.7 and 20.7 deg, one degree better than the worst (these three-seed
-rows were taken with the same fits and a scratch copy of ``fits``).
+best-ELBO restart gives 22.7 and 20.7 deg, one degree better than the worst (default fits of
+the raw F; ELBO from ``elbo(n_mc=20)``, the score ``n_restarts`` ranks by).
 
 **3. Where the error sits.** By quartile of the bump amplitude (|population vector| of z-scored
 ROIs), the error is 48 deg (light) / 36 deg (dark) in the weakest quarter and 19 / 15 deg in the
