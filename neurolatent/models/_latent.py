@@ -18,13 +18,41 @@ import torch.nn.functional as F
 from ..distributions import ReparameterisedLieGaussian
 from ._init import factors
 
-__all__ = ["LatentPosterior", "ReferencePrior", "RandomWalkPrior"]
+__all__ = ["LatentPosterior", "ReferencePrior", "RandomWalkPrior", "chain_steps", "previous_rows"]
 
 N_WINDINGS = None  # the manifold's default_n_windings (3 windings on T1/T2: exact to round-off for std < ~2 rad)
 
 
 def _inv_softplus(x: torch.Tensor) -> torch.Tensor:
     return x + torch.log(-torch.expm1(-x))
+
+
+def chain_steps(time: torch.Tensor, starts: torch.Tensor | None, what: str):
+    """Time steps of Markov chains over the bins, one chain per trial: ``(dt (T,), starts (T,) bool)``.
+
+    ``starts`` marks the first bin of every trial (``None``: one trial starting at bin 0);
+    ``dt[t] = time[t] - time[t - 1]`` inside a trial and ``1`` (a placeholder, unused) at a
+    start, so no step ever links the end of one trial to the start of the next. ``time``
+    must increase strictly within each trial (each trial has its own clock).
+    """
+    T = time.shape[0]
+    if starts is None:
+        starts = torch.zeros(T, dtype=torch.bool, device=time.device)
+        starts[:1] = True
+    starts = torch.as_tensor(starts, dtype=torch.bool, device=time.device)
+    if starts.shape != time.shape or (T and not bool(starts[0])):
+        raise ValueError(f"starts must be a bool tensor of shape {tuple(time.shape)} with starts[0] True (the first "
+                         "bin of every trial)")
+    dt = torch.cat([torch.ones_like(time[:1]), torch.diff(time)])
+    if torch.any(dt[~starts] <= 0) or not bool(torch.isfinite(time).all()):
+        raise ValueError(f"{what} needs a finite, strictly increasing 'time' coordinate (within each trial); sort "
+                         "each trial by time (Y.sortby('time')) and drop repeated bins")
+    return torch.where(starts, torch.ones_like(dt), dt), starts
+
+
+def previous_rows(idx: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    """The bins ``idx - 1`` that the chain terms at ``idx`` involve (none for a trial's first bin)."""
+    return (idx - 1)[~starts[idx]]
 
 
 class LatentPosterior(torch.nn.Module):
@@ -135,22 +163,20 @@ class ReferencePrior(torch.nn.Module):
 class RandomWalkPrior(torch.nn.Module):
     """Temporal prior: reference prior at the first time, wrapped-Gaussian tangent steps after."""
 
-    def __init__(self, manifold, time: torch.Tensor, init_step: float = 0.3):
+    def __init__(self, manifold, time: torch.Tensor, init_step: float = 0.3, starts: torch.Tensor | None = None):
         super().__init__()
         self.manifold = manifold
         self.reference = ReferencePrior(manifold)
-        dt = torch.diff(time)
-        if torch.any(dt <= 0):
-            raise ValueError("prior='random_walk' needs a strictly increasing 'time' coordinate; sort Y by time "
-                             "(Y.sortby('time')) or drop duplicated bins")
-        med = torch.median(dt)
-        self.register_buffer("rel_dt", torch.cat([torch.ones_like(dt[:1]), dt / med]))
+        dt, starts = chain_steps(time, starts, "prior='random_walk'")
+        med = torch.median(dt[~starts]) if bool((~starts).any()) else torch.ones_like(time[0])
+        self.register_buffer("rel_dt", torch.where(starts, torch.ones_like(dt), dt / med))
+        self.register_buffer("is_start", starts, persistent=False)
         self.raw_step = torch.nn.Parameter(
             _inv_softplus(torch.full((manifold.dim,), float(init_step), device=time.device, dtype=time.dtype)))
 
     def support_rows(self, idx: torch.Tensor) -> torch.Tensor:
-        """The previous time bins ``idx - 1`` (clamped at 0), which the terms at ``idx`` involve."""
-        return (idx - 1).clamp_min(0)
+        """The previous time bins ``idx - 1`` which the terms at ``idx`` involve (none at a trial's start)."""
+        return previous_rows(idx, self.is_start)
 
     @property
     def step_scale(self) -> torch.Tensor:
@@ -158,14 +184,14 @@ class RandomWalkPrior(torch.nn.Module):
         return F.softplus(self.raw_step) + 1e-4
 
     def log_prob_terms(self, g_t: torch.Tensor, g_prev: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """Per-time terms: ``log p(g_t | g_{t-1})`` for t > 0 and ``log p(g_0)`` at t = 0.
+        """Per-time terms: ``log p(g_t | g_{t-1})``, and the reference ``log p(g_t)`` at a trial's first bin.
 
         g_t, g_prev: (K, B, ambient) samples at times ``idx`` and ``idx - 1`` (g_prev unused
-        where idx == 0). Returns (K, B).
+        at a trial's first bin). Returns (K, B).
         """
         scale = self.step_scale * torch.sqrt(self.rel_dt[idx]).unsqueeze(-1)  # (B, d)
         L = torch.diag_embed(scale).expand(g_t.shape[:-1] + scale.shape[-1:] * 2)
         step = ReparameterisedLieGaussian(self.manifold, g_prev, L, n_windings=N_WINDINGS,
                                           validate_args=False).log_prob(g_t)
         first = self.reference.log_prob(g_t)
-        return torch.where((idx == 0).expand_as(step), first, step)
+        return torch.where(self.is_start[idx].expand_as(step), first, step)

@@ -71,6 +71,7 @@ import torch
 
 from ..distributions import ReparameterisedLieGaussian
 from ..manifolds import Euclid, Manifold, Product, Torus
+from ._latent import chain_steps, previous_rows
 
 __all__ = ["TemporalGPPrior"]
 
@@ -126,6 +127,10 @@ class TemporalGPPrior(torch.nn.Module):
         Starting timescale(s); default 10 median time steps.
     learn_variance : bool
         Learn the OU variance of Euclidean coordinates (default: fixed at 1).
+    starts : torch.Tensor, optional
+        ``(T,)`` bool, True at the first bin of every trial: the bins are then several
+        independent chains (one per trial, each from the stationary start, sharing the
+        timescales), and ``time`` need only increase within each trial. Default: one trial.
 
     Attributes
     ----------
@@ -147,11 +152,14 @@ class TemporalGPPrior(torch.nn.Module):
     (torch.Size([50, 2]), torch.Size([]))
     """
 
-    def __init__(self, manifold: Manifold, time: torch.Tensor, init_timescale=None, learn_variance: bool = False):
+    def __init__(self, manifold: Manifold, time: torch.Tensor, init_timescale=None, learn_variance: bool = False,
+                 starts: torch.Tensor | None = None):
         super().__init__()
         self.manifold = manifold
         self.learn_variance = bool(learn_variance)
-        dt = self._check_time(time)
+        self._check_time(time)
+        steps, starts = chain_steps(time, starts, "prior='temporal_gp'")
+        dt = steps[~starts]  # the real steps inside trials
         parts = manifold.parts if isinstance(manifold, Product) else (manifold,)
         self._blocks = []  # (kind, part, ambient slice, first timescale index, n timescales, first euclid index)
         names, a, j, e = [], 0, 0, 0
@@ -177,18 +185,14 @@ class TemporalGPPrior(torch.nn.Module):
             raise ValueError(f"init_timescale must be positive, got {init_timescale!r}")
         self.raw_log_timescale = torch.nn.Parameter(torch.log(tau0))
         self.raw_log_variance = torch.nn.Parameter(torch.zeros(e, **kw), requires_grad=self.learn_variance)
-        self.register_buffer("dt", torch.cat([torch.ones_like(time[:1]), dt]))  # dt[0] unused (stationary start)
+        self.register_buffer("dt", steps)  # unused at a trial's first bin (stationary start)
+        self.register_buffer("is_start", starts, persistent=False)
 
     @staticmethod
-    def _check_time(time) -> torch.Tensor:
+    def _check_time(time) -> None:
         if not isinstance(time, torch.Tensor) or time.ndim != 1 or not torch.is_floating_point(time):
             raise ValueError("time must be a 1-d floating-point tensor of time stamps (the recording's 'time' "
                              f"coordinate), got {time!r:.80}")
-        dt = torch.diff(time)
-        if torch.any(dt <= 0) or not torch.isfinite(time).all():
-            raise ValueError("prior='temporal_gp' needs a finite, strictly increasing 'time' coordinate; sort the "
-                             "recording by time and drop repeated bins")
-        return dt
 
     @property
     def timescale(self) -> torch.Tensor:
@@ -201,16 +205,18 @@ class TemporalGPPrior(torch.nn.Module):
         return torch.exp(self.raw_log_variance)
 
     def support_rows(self, idx: torch.Tensor) -> torch.Tensor:
-        """The previous time bins ``idx - 1`` (clamped at 0), which the terms at ``idx`` involve."""
-        return (idx - 1).clamp_min(0)
+        """The previous time bins ``idx - 1`` which the terms at ``idx`` involve (none at a trial's start)."""
+        return previous_rows(idx, self.is_start)
 
-    def at_times(self, time: torch.Tensor) -> "TemporalGPPrior":
+    def at_times(self, time: torch.Tensor, starts: torch.Tensor | None = None) -> "TemporalGPPrior":
         """The same process (shared parameters) at other time stamps, e.g. held-out bins.
 
         By the Markov property the prior of the process at a subset of its times is again this
         chain with the gaps as time steps, so held-out inference scores the fitted model.
+        ``starts`` marks the first bin of each trial among the new bins (default: one trial).
         """
-        other = TemporalGPPrior(self.manifold, time.to(self.dt), learn_variance=self.learn_variance)
+        other = TemporalGPPrior(self.manifold, time.to(self.dt), learn_variance=self.learn_variance,
+                                starts=None if starts is None else torch.as_tensor(starts, device=self.dt.device))
         other.raw_log_timescale = self.raw_log_timescale
         other.raw_log_variance = self.raw_log_variance
         return other
@@ -250,13 +256,13 @@ class TemporalGPPrior(torch.nn.Module):
         return out
 
     def log_prob_terms(self, g_t: torch.Tensor, g_prev: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """Per-time terms: ``log p(g_t | g_{t-1})`` for t > 0 and ``log p(g_0)`` at t = 0.
+        """Per-time terms: ``log p(g_t | g_{t-1})``, and the stationary ``log p(g_t)`` at a trial's first bin.
 
         Parameters
         ----------
         g_t, g_prev : torch.Tensor
-            ``(K, B, ambient)`` samples at times ``idx`` and ``idx - 1`` (``g_prev`` is unused where
-            ``idx == 0``), as for :class:`~neurolatent.models._latent.RandomWalkPrior`.
+            ``(K, B, ambient)`` samples at times ``idx`` and ``idx - 1`` (``g_prev`` is unused at a
+            trial's first bin), as for :class:`~neurolatent.models._latent.RandomWalkPrior`.
         idx : torch.Tensor
             ``(B,)`` time indices.
 
@@ -267,24 +273,32 @@ class TemporalGPPrior(torch.nn.Module):
         """
         first = self._first(g_t)
         step = self._step(g_t, g_prev, self.dt[idx].expand(g_t.shape[:-1]))
-        return torch.where((idx == 0).expand_as(step), first, step)
+        return torch.where(self.is_start[idx].expand_as(step), first, step)
 
     def log_prob(self, path: torch.Tensor) -> torch.Tensor:
-        """Log density of whole paths ``(..., T, ambient)`` at this prior's times -> ``(...)``."""
+        """Log density of whole paths ``(..., T, ambient)`` at this prior's times -> ``(...)``.
+
+        With several trials (``starts``) it is the sum of the trials' independent chains.
+        """
         self.manifold._check_point(path, "path")
         if path.shape[-2] != self.dt.shape[0]:
             raise ValueError(f"path has {path.shape[-2]} time bins but this prior has {self.dt.shape[0]}; "
                              "use prior.at_times(time) for other time stamps")
-        first = self._first(path[..., 0, :])
+        first = self._first(path[..., self.is_start, :]).sum(-1)
         if path.shape[-2] == 1:
             return first
-        return first + self._step(path[..., 1:, :], path[..., :-1, :], self.dt[1:].expand(path.shape[:-2] + (-1,))
-                                  ).sum(-1)
+        inner = ~self.is_start[1:]
+        step = self._step(path[..., 1:, :][..., inner, :], path[..., :-1, :][..., inner, :],
+                          self.dt[1:][inner].expand(path.shape[:-2] + (-1,)))
+        return first + step.sum(-1)
 
     @torch.no_grad()
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One path ``(T, ambient)`` from the prior (ancestral sampling along time)."""
+        """One path ``(T, ambient)`` from the prior (ancestral sampling along time; a fresh
+        stationary start at every trial's first bin)."""
         T, kw = self.dt.shape[0], {"dtype": self.dt.dtype, "device": self.dt.device}
+        later = [int(s) for s in torch.nonzero(self.is_start).flatten().tolist() if s > 0]  # other trials' starts
+        bounds = [0] + later + [T]
         cols = []
         for kind, part, _, j, n_tau, e in self._blocks:
             tau = self.timescale[j:j + n_tau]
@@ -294,20 +308,27 @@ class TemporalGPPrior(torch.nn.Module):
                 z = torch.randn(T, part.dim, generator=generator, **kw) * torch.sqrt(-var * torch.expm1(
                     -2 * self.dt[:, None] / tau))
                 z[0] = torch.randn(part.dim, generator=generator, **kw) * torch.sqrt(var)
+                for s in later:  # every trial starts from the stationary law
+                    z[s] = torch.randn(part.dim, generator=generator, **kw) * torch.sqrt(var)
+                    a[s] = 0.0
                 x, a, z = np.empty((T, part.dim)), a.cpu().numpy(), z.cpu().numpy()
                 x[0] = z[0]
                 for t in range(1, T):  # the AR(1) recursion, in numpy (no autograd needed)
                     x[t] = a[t] * x[t - 1] + z[t]
                 cols.append(torch.as_tensor(x, **kw))
                 continue
-            x0 = part.random_uniform(1, generator=generator, **kw)[0]
+            x0 = [part.random_uniform(1, generator=generator, **kw)[0]]
             scale = torch.sqrt(2 * self.dt[:, None] / (tau if kind == "circle" else part.dim * tau))
             v = torch.randn(T, part.dim, generator=generator, **kw) * scale
-            if kind == "circle":  # exp on a torus is addition: wrap the unwrapped Brownian path
-                cols.append(part.projection(x0 + torch.cumsum(torch.cat([torch.zeros_like(v[:1]), v[1:]]), 0)))
+            x0 += [part.random_uniform(1, generator=generator, **kw)[0] for _ in later]
+            if kind == "circle":  # exp on a torus is addition: wrap the unwrapped Brownian path of each trial
+                cols.append(torch.cat([part.projection(x0[k] + torch.cumsum(torch.cat(
+                    [torch.zeros_like(v[a:a + 1]), v[a + 1:b]]), 0)) for k, (a, b) in enumerate(zip(bounds, bounds[1:]))]))
                 continue
-            x = [x0]
-            for t in range(1, T):
-                x.append(part.exp(v[t], x[-1]))
+            x = []
+            for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
+                x.append(x0[k])
+                for t in range(a + 1, b):
+                    x.append(part.exp(v[t], x[-1]))
             cols.append(torch.stack(x))
         return torch.cat(cols, -1)

@@ -17,10 +17,10 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from ..inference import EarlyStopping
-from ._data import as_recording_matrix
+from ._data import as_recording
 from .mgplvm import MGPLVM
 
-__all__ = ["compare_manifolds", "cv_splits"]
+__all__ = ["compare_manifolds", "cv_splits", "trial_cv_splits"]
 
 
 def cv_splits(n_time: int, n_neurons: int, folds: int, seed) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -46,6 +46,45 @@ def cv_splits(n_time: int, n_neurons: int, folds: int, seed) -> list[tuple[np.nd
     return out
 
 
+def trial_cv_splits(lengths, n_neurons: int, folds: int, seed) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`cv_splits` for trials stacked along time: every trial's bins are split into ``folds``.
+
+    ``lengths`` are the bins per trial (trial 0's bins first in the stacked order). Each fold's test
+    bins are ``1/folds`` of every trial, so every trial is trained on and scored in every fold.
+    Returns ``[(train, test, first_neuron_half), ...]`` with indices into the stacked bins (sorted).
+
+    Examples
+    --------
+    >>> s = trial_cv_splits([6, 4], 4, 2, 0)
+    >>> [len(a) for a in s[0]], bool((s[0][1] >= 6).any() and (s[0][1] < 6).any())
+    ([5, 5, 2], True)
+    """
+    if int(folds) < 2:
+        raise ValueError(f"folds must be >= 2, got {folds!r}")
+    short = [k for k, n in enumerate(lengths) if n < 2 * folds]
+    if short:
+        raise ValueError(f"trial(s) at positions {short} have fewer than {2 * folds} bins, too few for {folds} folds "
+                         "within each trial; drop them or use fewer folds")
+    rng = np.random.default_rng(seed)
+    offsets = np.cumsum([0] + list(lengths)[:-1])
+    parts = [np.array_split(a + rng.permutation(n), int(folds)) for a, n in zip(offsets, lengths)]
+    total = int(sum(lengths))
+    out = []
+    for k in range(int(folds)):
+        test = np.sort(np.concatenate([p[k] for p in parts]))
+        half = np.sort(rng.permutation(n_neurons)[: n_neurons // 2])
+        out.append((np.setdiff1d(np.arange(total), test), test, half))
+    return out
+
+
+def _as_input(arr, time, rows, trial_index):
+    """The bins ``rows`` as the model's input: one (time, neuron) DataArray, or a list of them per trial."""
+    if trial_index is None:
+        return xr.DataArray(arr[rows], dims=("time", "neuron"), coords={"time": time[rows]})
+    return [xr.DataArray(arr[r], dims=("time", "neuron"), coords={"time": time[r]})
+            for r in (rows[trial_index[rows] == k] for k in np.unique(trial_index))]
+
+
 def _fresh(early_stopping):
     """A new criterion per fit (an :class:`EarlyStopping` keeps state), or ``False`` (off)."""
     if early_stopping is True:
@@ -58,17 +97,21 @@ def _fresh(early_stopping):
 
 
 def _run_fold(arr, time, spec, train, test, half, likelihood, seed, model_kwargs, fit_kwargs, score_kwargs,
-              callback=None):
-    """Fit one manifold on one fold and score it; a plain function so Dask can ship it."""
+              callback=None, trial_index=None):
+    """Fit one manifold on one fold and score it; a plain function so Dask can ship it.
+
+    ``trial_index`` ((T,) ints, or None): the trial of every stacked bin; the fold's train and test
+    bins are then passed on as one (time, neuron) DataArray per trial.
+    """
     import torch
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    Ytr = xr.DataArray(arr[train], dims=("time", "neuron"), coords={"time": time[train]})
+    Ytr = _as_input(arr, time, train, trial_index)
     fit_kwargs = {**fit_kwargs, "early_stopping": _fresh(fit_kwargs.get("early_stopping", False))}
     model = MGPLVM(spec, likelihood=likelihood, seed=seed, **model_kwargs).fit(Ytr, progress=False, callback=callback,
                                                                                **fit_kwargs)
     # with its time stamps: a temporal prior scores the held-out bins at their real gaps
-    Yte = xr.DataArray(arr[test], dims=("time", "neuron"), coords={"time": time[test]})
+    Yte = _as_input(arr, time, test, trial_index)
     other = np.setdiff1d(np.arange(arr.shape[1]), half)
     ll = mse = 0.0
     n_entries = 0
@@ -117,7 +160,11 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
 
     Parameters
     ----------
-    Y : xarray.DataArray (time, neuron) or array (T, N)
+    Y : xarray.DataArray (time, neuron) or array (T, N), or trials
+        With trials (a DataArray with a ``trial`` dim or a list of (time, neuron) trials, as
+        :meth:`MGPLVM.fit` takes), every trial's bins are split into the folds
+        (:func:`trial_cv_splits`): each fold's model is fitted to all trials at their training
+        bins, and the test latents of each trial are inferred as their own chain.
     manifolds : list of str or Manifold
         E.g. ``["T1", "R1", "R2", "S3"]``.
     folds : int
@@ -177,7 +224,9 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
     >>> cv["log_likelihood"].dims
     ('manifold', 'fold')
     """
-    arr, time, _ = as_recording_matrix(Y)
+    rec = as_recording(Y)
+    arr, time = rec.Y, rec.time
+    trial_index = None if rec.trials is None else rec.trial_index
     names = [m if isinstance(m, str) else m.name for m in manifolds]
     if len(set(names)) != len(names):
         raise ValueError(f"manifolds must be distinct, got {names}")
@@ -185,7 +234,8 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
         MGPLVM(m)
     from ..likelihoods import get_likelihood
     get_likelihood(likelihood, arr.shape[1]).validate(arr, "Y")
-    splits = cv_splits(arr.shape[0], arr.shape[1], folds, seed)
+    splits = (cv_splits(arr.shape[0], arr.shape[1], folds, seed) if trial_index is None
+              else trial_cv_splits(rec.lengths, arr.shape[1], folds, seed))
     model_kwargs = dict(model_kwargs or {})
     fit_kwargs = {"max_steps": max_steps, "lr": lr, "early_stopping": _fresh(early_stopping), **(fit_kwargs or {})}
     score_kwargs = {"max_steps": infer_steps, "n_samples": n_samples}
@@ -197,7 +247,7 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
             from distributed import as_completed
 
             futures = {client.submit(_run_fold, arr, time, spec, tr, te, half, likelihood, int(seed) + k,
-                                     model_kwargs, fit_kwargs, score_kwargs, pure=False): (i, k)
+                                     model_kwargs, fit_kwargs, score_kwargs, None, trial_index, pure=False): (i, k)
                        for i, k, spec, tr, te, half in jobs}
             for fut in as_completed(list(futures)):
                 results[futures[fut]] = fut.result()
@@ -206,7 +256,8 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
             for i, k, spec, tr, te, half in jobs:
                 bar.start(f"{names[i]} fold {k + 1}/{len(splits)}")
                 results[(i, k)] = _run_fold(arr, time, spec, tr, te, half, likelihood, int(seed) + k,
-                                            model_kwargs, fit_kwargs, score_kwargs, callback=bar)
+                                            model_kwargs, fit_kwargs, score_kwargs, callback=bar,
+                                            trial_index=trial_index)
                 bar.finish()
     finally:
         bar.close()
@@ -217,7 +268,7 @@ def compare_manifolds(Y, manifolds, *, folds: int = 3, seed=0, likelihood="gauss
         {v: (("manifold", "fold"), a) for v, a in data.items()},
         coords={"manifold": names, "fold": np.arange(shape[1])},
         attrs={"likelihood": str(likelihood), "folds": int(folds), "seed": int(seed), "n_time": int(arr.shape[0]),
-               "n_neurons": int(arr.shape[1]), "max_steps": int(fit_kwargs["max_steps"]),
+               "n_neurons": int(arr.shape[1]), "n_trials": len(rec.lengths), "max_steps": int(fit_kwargs["max_steps"]),
                "infer_steps": int(infer_steps), "early_stopping": int(fit_kwargs["early_stopping"] is not False),
                "steps_per_fit": json.dumps([[int(results[(i, k)]["steps"]) for k in range(len(splits))]
                                             for i in range(len(manifolds))]),

@@ -28,6 +28,10 @@ bound on :math:`\\log p(Y)`. With ``batch_size`` the data and latent terms are e
 random subset of time bins and scaled by :math:`T/B` (unbiased), and only the latents of those
 bins are updated (lazy row-sparse Adam, :class:`~neurolatent.inference.row_adam.RowSparseAdam`).
 
+Several trials of one population (``fit`` with a ``trial`` dimension or a list of recordings)
+share :math:`f_n` and get one latent path each; the bins are stacked along time, so the bound
+is the same sum over all bins, and a temporal prior is a product of independent per-trial chains.
+
 This is the uncollapsed (SVGP) bound for every likelihood; it is what the reference
 implementation uses too, and unlike the collapsed Titsias bound it factorises over time, so
 minibatches, held-out prediction and tuning-curve uncertainty all come from one explicit q(u).
@@ -46,7 +50,7 @@ from ..inference import EarlyStopping, History, run_optimisation
 from ..inference.row_adam import RowSparseAdam
 from ..likelihoods import get_likelihood
 from ..manifolds import SO3, get_manifold
-from ._data import as_recording_matrix
+from ._data import Recording, as_recording
 from ._init import farthest_point_indices, pca_init
 from ._kernels import KERNELS, make_kernel
 from ._latent import LatentPosterior, RandomWalkPrior, ReferencePrior
@@ -126,6 +130,12 @@ class MGPLVM(torch.nn.Module):
     >>> m = MGPLVM("T1", seed=0).fit(Y, max_steps=5, progress=False)
     >>> m.latents()["mean"].shape
     (60, 1)
+
+    Two trials of different lengths, one shared set of tuning curves:
+
+    >>> m2 = MGPLVM("T1", seed=0, prior="temporal_gp").fit([Y, Y[:40]], max_steps=5, progress=False)
+    >>> m2.latents()["mean"].dims, m2.trial_lengths
+    (('trial', 'time', 'coord'), [60, 40])
     """
 
     def __init__(self, manifold, *, likelihood="gaussian", n_inducing=None, prior="uniform",
@@ -180,20 +190,31 @@ class MGPLVM(torch.nn.Module):
     def _f(self) -> dict:
         return {"device": self.device_, "dtype": self.dtype_}
 
-    def _build(self, T: int, N: int, time: np.ndarray, neurons: list) -> None:
-        """Create every parameter with placeholder values (filled by :meth:`_initialise`)."""
+    def _build(self, T: int, N: int, time: np.ndarray, neurons: list, trials=None, lengths=None) -> None:
+        """Create every parameter with placeholder values (filled by :meth:`_initialise`).
+
+        ``trials``/``lengths``: trial labels and bins per trial of data stacked along time
+        (:class:`~neurolatent.models._data.Recording`); ``None`` for one recording.
+        """
         M = self.n_inducing if self.n_inducing is not None else min(T, 15 * self.manifold.dim)
         self.n_inducing_ = int(min(M, T))
         self.n_time, self.n_neurons = int(T), int(N)
         self.neuron_names = list(neurons)
+        self.trial_names = None if trials is None else list(trials)
+        self.trial_lengths = [int(T)] if lengths is None else [int(n) for n in lengths]
+        if sum(self.trial_lengths) != T:
+            raise ValueError(f"trial lengths {self.trial_lengths} do not add up to the {T} time bins")
+        starts = Recording(np.empty((T, 0)), None, None, None, self.trial_lengths).starts
         self.register_buffer("time", torch.tensor(np.array(time, dtype=float), **self._f))
+        self.register_buffer("trial_start", torch.as_tensor(starts, device=self.device_), persistent=False)
         self.register_buffer("_Y", None, persistent=False)  # the training data (moves with .to())
         amb = self.manifold.ambient_dim
         self.likelihood = get_likelihood(self.likelihood_name, N, **self._f)
         self.latent = LatentPosterior(self.manifold, torch.zeros(T, amb, **self._f), self.init_scale)
-        self.prior = (RandomWalkPrior(self.manifold, self.time) if self.prior_name == "random_walk" else
-                      TemporalGPPrior(self.manifold, self.time) if self.prior_name == "temporal_gp"
-                      else ReferencePrior(self.manifold))
+        self.prior = (RandomWalkPrior(self.manifold, self.time, starts=self.trial_start)
+                      if self.prior_name == "random_walk" else
+                      TemporalGPPrior(self.manifold, self.time, starts=self.trial_start)
+                      if self.prior_name == "temporal_gp" else ReferencePrior(self.manifold))
         self.kernel = make_kernel(self.kernel_name, self.manifold, N, ard=self.ard).to(**self._f)
         self.Z = torch.nn.Parameter(torch.zeros(self.n_inducing_, amb, **self._f))
         self.mean_const = torch.nn.Parameter(torch.zeros(N, **self._f))
@@ -309,7 +330,15 @@ class MGPLVM(torch.nn.Module):
 
         Parameters
         ----------
-        Y : xarray.DataArray (time, neuron) or array (T, N)
+        Y : xarray.DataArray (time, neuron) or array (T, N), or trials
+            One recording, or several trials of the same neurons: a DataArray with dims
+            ``("trial", "time", "neuron")`` (trailing all-NaN bins of a trial are padding), a 3-D
+            array (trial, time, neuron), or a list (or a dict keyed by trial label) of (time, neuron)
+            DataArrays/arrays of possibly different lengths. Trials share the tuning curves (kernel, inducing points,
+            likelihood) and each has its own latent path; a temporal prior (``"random_walk"``,
+            ``"temporal_gp"``) is one chain per trial, started afresh at each trial's first bin,
+            with shared step size / timescales, and each trial's ``time`` is its own clock.
+            Minibatches draw bins from all trials alike.
         max_steps : int
         lr : float
             Adam learning rate.
@@ -377,7 +406,8 @@ class MGPLVM(torch.nn.Module):
 
     def _fit_once(self, Y, *, seed, max_steps, lr, batch_size, n_mc, burnin, progress, callback, checkpoint,
                   early_stopping, warm_start):
-        arr, time, neurons = as_recording_matrix(Y)
+        rec = as_recording(Y)
+        arr, time, neurons = rec.Y, rec.time, rec.neurons
         lik_probe = get_likelihood(self.likelihood_name, arr.shape[1])
         lik_probe.validate(arr, "Y")
         Yt = torch.as_tensor(arr, **self._f)
@@ -385,9 +415,11 @@ class MGPLVM(torch.nn.Module):
             if not self._built:
                 raise RuntimeError("warm_start=True continues a fitted model, but this one is not fitted yet; "
                                    "call fit(Y) first (or leave warm_start=False)")
-            if (self.n_time, self.n_neurons) != arr.shape:
+            if (self.n_time, self.n_neurons) != arr.shape or self.trial_lengths != rec.lengths:
+                what = "" if rec.trials is None and self.trial_names is None else (
+                    f" in trials of {self.trial_lengths} bins (got {rec.lengths})")
                 raise ValueError(f"warm_start=True needs Y of the shape fitted so far, {(self.n_time, self.n_neurons)}"
-                                 f" (time, neuron), got {arr.shape}; pass warm_start=False to fit it afresh")
+                                 f" (time, neuron){what}, got {arr.shape}; pass warm_start=False to fit it afresh")
             gen = self._gen
             if gen.device != self.device_:  # moved with .to(): continue the stream on the new device
                 seed = int(torch.randint(2 ** 62, (1,), generator=gen, device=gen.device))
@@ -395,7 +427,7 @@ class MGPLVM(torch.nn.Module):
                 self._gen = gen
         else:
             gen = make_generator(seed, self.device_)
-            self._build(arr.shape[0], arr.shape[1], time, neurons)
+            self._build(arr.shape[0], arr.shape[1], time, neurons, rec.trials, rec.lengths)
             self._initialise(Yt, gen, np.random.default_rng(seed))
             self._gen = gen
             self.history = History()
@@ -480,6 +512,12 @@ class MGPLVM(torch.nn.Module):
     def latents(self) -> xr.Dataset:
         """Posterior over latents: ``mean`` (time, coord) and ``std`` (time, tangent).
 
+        After a fit to trials every variable has a leading ``trial`` dim, (trial, time, ...),
+        shorter trials NaN-padded at their end; coordinates ``n_bins`` (trial,) and
+        ``trial_time`` (trial, time) give each trial's length and time stamps, and the ``time``
+        index is the common clock when every trial's stamps are a prefix of the longest one's
+        (else the bin index). ``ds.sel(trial=k).dropna("time")`` is one trial.
+
         ``std`` is the tangent-space standard deviation of q(g_t) per direction; for tori it
         equals the circular standard deviation of the wrapped normal, and for torus and
         Euclidean coordinates ``lower``/``upper`` (time, coord) give mean -/+ 1.96 std
@@ -539,7 +577,8 @@ class MGPLVM(torch.nn.Module):
             "prior": self.prior_name, "kernel": self.kernel_name, "seed": self.seed, "init_scale": self.init_scale,
             "init": self.init, "bound": self.bound, "ard": self.ard,
             "dtype": str(self.dtype_).replace("torch.", ""), "n_time": self.n_time, "n_neurons": self.n_neurons,
-            "neuron_names": self.neuron_names, "format": "neurolatent.MGPLVM/1",
+            "neuron_names": self.neuron_names, "trial_names": self.trial_names, "trial_lengths": self.trial_lengths,
+            "format": "neurolatent.MGPLVM/1",
         }
 
     def save(self, path) -> None:
@@ -578,7 +617,8 @@ class MGPLVM(torch.nn.Module):
                     init_scale=cfg["init_scale"], init=cfg.get("init", "auto"), bound=cfg.get("bound", "svgp"),
                     ard=cfg.get("ard", False))
         state = payload["state"]
-        model._build(cfg["n_time"], cfg["n_neurons"], state["time"].numpy(), cfg["neuron_names"])
+        model._build(cfg["n_time"], cfg["n_neurons"], state["time"].numpy(), cfg["neuron_names"],
+                     cfg.get("trial_names"), cfg.get("trial_lengths"))
         model.load_state_dict(state)
         model.history = History.from_dict(payload["history"])
         model._Y = payload["data"].to(**model._f)
