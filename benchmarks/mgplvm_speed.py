@@ -96,13 +96,21 @@ def _step_fn(m, fused, gen, n_mc=5):
         ell = m.likelihood.expected_log_prob(m._Y, mean, var).sum((-1, -2)).mean(0)
         obj = ell + lat.mean(0) - m._kl_u()
         obj.backward()
-        return float(obj)
+        return float(obj.detach())
 
     return step
 
 
 def case_step(args):
-    """ms per default fly step (16 x 500, M = 15, n_mc = 5): autograd vs fused marginals, interleaved."""
+    """ms per default fly step (16 x 500, M = 15): variants timed in interleaved rounds on one model.
+
+    Variants: the autograd and the fused marginals (float64, n_mc = 5), and the fused ones with
+    n_mc = 2 (the samples after the burn-in with ``n_mc_after_burnin=2``) and in float32 (a
+    ``.float()`` copy of the model). Reports the median wall time and the median CPU time of
+    this process (``time.process_time``, one thread), which a loaded machine inflates less.
+    """
+    import copy
+
     from neurolatent.datasets import load_fly_ellipsoid_body
 
     try:
@@ -111,21 +119,33 @@ def case_step(args):
         return [("fly step", "skipped: " + str(e)[:60], "", "", "")]
     m = MGPLVM("T1", seed=0, device=args.device, dtype=args.dtype).fit(Y, max_steps=20, progress=False,
                                                                         early_stopping=False)
-    steps = {f: _step_fn(m, f, torch.Generator(device=args.device).manual_seed(0)) for f in (False, True)}
-    objs = {f: steps[f]() for f in steps}  # same generator seed: same samples, so the objectives agree
-    times = {False: [], True: []}
-    for _ in range(3 if args.quick else 10):  # interleaved rounds: both see the same machine load
-        for f in (False, True):
-            t0 = time.perf_counter()
+    m32 = copy.deepcopy(m).float()
+    gen = lambda: torch.Generator(device=args.device).manual_seed(0)  # noqa: E731
+    variants = {  # name -> step; same generator seed: same samples, so objectives agree across the first two
+        "autograd, n_mc=5": _step_fn(m, False, gen()),
+        "fused, n_mc=5": _step_fn(m, True, gen()),
+        "fused, n_mc=2": _step_fn(m, True, gen(), n_mc=2),
+        "fused, n_mc=5, float32": _step_fn(m32, True, gen()),
+        "fused, n_mc=2, float32": _step_fn(m32, True, gen(), n_mc=2),
+    }
+    objs = {k: f() for k, f in variants.items()}
+    wall, cpu = {k: [] for k in variants}, {k: [] for k in variants}
+    for _ in range(3 if args.quick else 10):  # interleaved rounds: all see the same machine load
+        for k, f in variants.items():
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(5):
-                steps[f]()
+                f()
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
-            times[f].append((time.perf_counter() - t0) / 5 * 1e3)
-    med = {f: float(np.median(times[f])) for f in times}
-    return [(f"fly step, {'fused' if f else 'autograd'} marginals", f"{1e3 / med[f]:.1f}", "",
-             f"{med[f]:.1f} ms/step", f"objective {objs[f]:.6f}" + (f"; {med[False] / med[True]:.2f}x" if f else ""))
-            for f in (False, True)]
+            wall[k].append((time.perf_counter() - t0) / 5 * 1e3)
+            cpu[k].append((time.process_time() - c0) / 5 * 1e3)
+    base = float(np.median(cpu["fused, n_mc=5"]))
+    rows = []
+    for k in variants:
+        w, c = float(np.median(wall[k])), float(np.median(cpu[k]))
+        rows.append((f"fly step, {k}", f"{1e3 / w:.1f}", "", f"{w:.1f} ms wall, {c:.1f} ms CPU",
+                     f"objective {objs[k]:.3f}; CPU {base / c:.2f}x the fused n_mc=5"))
+    return rows
 
 
 def case_fitcmp(args):
@@ -164,31 +184,48 @@ def case_syn10k(args):
              f"latent err {err:.3f} rad")]
 
 
-def _mem_child(T, N, batch, device, dtype):
+def _mem_child(T, N, batch, device, dtype, steps):
+    """One minibatch fit in this (fresh) process: prints peak memory, set-up and per-step seconds as JSON."""
+    torch.set_num_threads(1)
     ds = make_manifold_recording("T1", n_neurons=N, n_time=T, noise=0.2, seed=0, trajectory="iid")
     Y = ds["Y"].values
     del ds
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the data and the imports
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    MGPLVM("T1", seed=0, device=device, dtype=getattr(torch, dtype)).fit(Y, max_steps=20, batch_size=batch,
-                                                                          progress=False)
-    dt = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time()
+    m = MGPLVM("T1", seed=0, device=device, dtype=getattr(torch, dtype))
+    m.fit(Y, max_steps=steps, batch_size=batch, progress=False, early_stopping=False)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    sec = np.asarray(m.history.seconds)
+    per_step = (sec[-1] - sec[0]) / max(len(sec) - 1, 1)  # steps 2.. (the first includes no set-up but warms up)
     peak = (torch.cuda.max_memory_allocated() if device.startswith("cuda")
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    print(json.dumps({"peak_mb": peak / 2 ** 20, "seconds": dt}))
+    print(json.dumps({"peak_mb": peak / 2 ** 20, "data_mb": rss0 / 2 ** 20, "seconds": dt, "cpu": cpu,
+                      "setup": dt - sec[-1], "per_step": per_step, "steps": len(sec)}))
 
 
 def case_mem(args):
-    T, N = (20_000, 50) if args.quick else (100_000, 200)
+    """Long recordings (T = 100,000 bins x N = 500 neurons): time minibatches, each fit in a fresh process.
+
+    Per batch size: peak RSS (``ru_maxrss``, which includes the data: Y in numpy and as a torch
+    tensor, 2 x 400 MB in float64), the RSS before the fit, the set-up (PCA initialisation,
+    inducing points, q(u)) and the seconds per step after it; an epoch (T / batch steps) is
+    extrapolated from the per-step time. Neuron minibatches are not an option of ``fit``: every
+    step uses all N neurons.
+    """
+    T, N = (20_000, 100) if args.quick else (100_000, 500)
     rows = []
-    for batch in ([250, 1000] if args.quick else [250, 500, 1000, 2000]):
-        cmd = [sys.executable, __file__, "--child", f"{T},{N},{batch}", "--device", args.device,
+    for batch in ([250, 1000] if args.quick else [int(b) for b in args.mem_batches.split(",")]):
+        cmd = [sys.executable, __file__, "--child", f"{T},{N},{batch},{args.mem_steps}", "--device", args.device,
                "--dtype", str(args.dtype).replace("torch.", "")]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         r = json.loads(out)
-        rows.append((f"synthetic {T}x{N} (batch {batch}), 20 steps", f"{20 / r['seconds']:.2f}", "20",
-                     f"{r['seconds']:.1f}", f"peak {r['peak_mb']:.0f} MB"))
+        epoch = r["per_step"] * T / batch
+        rows.append((f"synthetic {T}x{N} (batch {batch}), {r['steps']} steps", f"{1 / r['per_step']:.2f}",
+                     str(r["steps"]), f"set-up {r['setup']:.0f} s, {r['per_step']:.2f} s/step",
+                     f"epoch ~{epoch:.0f} s (extrapolated), peak RSS {r['peak_mb']:.0f} MB "
+                     f"(before the fit {r['data_mb']:.0f} MB), CPU {r['cpu']:.0f} s"))
     return rows
 
 
@@ -199,11 +236,15 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--cases", default="step,fly,syn10k,mem100k")
+    p.add_argument("--mem-batches", default="250,1000", help="batch sizes of the mem100k case")
+    p.add_argument("--mem-steps", type=int, default=10, help="steps per mem100k fit")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the figures above)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
     if args.child:
-        T, N, b = (int(x) for x in args.child.split(","))
-        _mem_child(T, N, b, args.device, args.dtype)
+        T, N, b, steps = (int(x) for x in args.child.split(","))
+        _mem_child(T, N, b, args.device, args.dtype, steps)
         return
     args.dtype = getattr(torch, args.dtype)
     rows = []

@@ -304,7 +304,8 @@ class MGPLVM(torch.nn.Module):
     # ----------------------------------------------------------------------------- fit --
     def fit(self, Y, *, max_steps: int = 1000, lr: float = 0.02, batch_size: int | None = None,
             n_mc: int = 5, burnin: int | None = None, progress: bool = True, callback=None, checkpoint=None,
-            early_stopping: EarlyStopping | bool | None = True, warm_start: bool = False, n_restarts: int = 1):
+            early_stopping: EarlyStopping | bool | None = True, warm_start: bool = False, n_restarts: int = 1,
+            n_mc_after_burnin: int | None = None):
         """Maximise the ELBO over all variational and model parameters.
 
         Parameters
@@ -318,6 +319,9 @@ class MGPLVM(torch.nn.Module):
             of the batch are updated (lazy row-sparse Adam).
         n_mc : int
             Latent Monte-Carlo samples per step.
+        n_mc_after_burnin : int, optional
+            Latent Monte-Carlo samples per step after the burn-in (default: ``n_mc``). Each
+            step's cost is nearly proportional to the samples; the estimate stays unbiased.
         burnin : int, optional
             Steps during which the latent posterior scales stay at ``init_scale``. The default is
             ``min(100, max_steps // 2)``, so that a short fit still learns the posterior spread;
@@ -356,7 +360,8 @@ class MGPLVM(torch.nn.Module):
             raise ValueError("n_restarts > 1 starts every restart afresh, so it cannot be combined with "
                              "warm_start=True or checkpoint=; fit once with n_restarts, then continue with "
                              "warm_start=True")
-        kw = dict(max_steps=max_steps, lr=lr, batch_size=batch_size, n_mc=n_mc, burnin=burnin, progress=progress,
+        kw = dict(max_steps=max_steps, lr=lr, batch_size=batch_size, n_mc=n_mc, n_mc_after_burnin=n_mc_after_burnin,
+                  burnin=burnin, progress=progress,
                   callback=callback, checkpoint=checkpoint, early_stopping=early_stopping, warm_start=warm_start)
         if n_restarts == 1:
             return self._fit_once(Y, seed=self.seed, **kw)
@@ -375,8 +380,8 @@ class MGPLVM(torch.nn.Module):
         self.restart_elbos_, self.best_restart_ = [float(x) for x in scores], int(r)
         return self
 
-    def _fit_once(self, Y, *, seed, max_steps, lr, batch_size, n_mc, burnin, progress, callback, checkpoint,
-                  early_stopping, warm_start):
+    def _fit_once(self, Y, *, seed, max_steps, lr, batch_size, n_mc, n_mc_after_burnin, burnin, progress, callback,
+                  checkpoint, early_stopping, warm_start):
         arr, time, neurons = as_recording_matrix(Y)
         lik_probe = get_likelihood(self.likelihood_name, arr.shape[1])
         lik_probe.validate(arr, "Y")
@@ -421,14 +426,19 @@ class MGPLVM(torch.nn.Module):
         optimiser = self._optimiser(params, lr, minibatch=B < T)
         rows = {"idx": None}  # time bins touched by the current step (None: all)
 
+        n_late = int(n_mc if n_mc_after_burnin is None else n_mc_after_burnin)
+        if min(int(n_mc), n_late) < 1:
+            raise ValueError(f"n_mc and n_mc_after_burnin must be >= 1, got {n_mc!r} and {n_mc_after_burnin!r}")
+
         def step_fn(step):
             self.latent.freeze_scale = step <= burnin
+            k = int(n_mc) if step <= burnin else n_late
             if self.bound == "collapsed":
-                b, lat, _ = self._collapsed_terms(Yt, n_mc, gen)
+                b, lat, _ = self._collapsed_terms(Yt, k, gen)
                 elbo = b + lat
                 return elbo, float(elbo.detach())
             idx = all_idx if B == T else torch.randperm(T, generator=gen, device=self.device_)[:B]
-            ell, lat = self._elbo_parts(Yt, idx, n_mc, gen)
+            ell, lat = self._elbo_parts(Yt, idx, k, gen)
             kl = self._kl_u()
             elbo = scale * (ell + lat) - kl
             if B < T:  # the latent rows this step's objective depends on (a prior without
