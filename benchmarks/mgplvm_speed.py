@@ -172,6 +172,47 @@ def case_fitcmp(args):
     return rows
 
 
+FIT_OPTIONS = {  # name -> (dtype, n_mc_after_burnin)
+    "float64": (torch.float64, None), "float64, n_mc 2 after burn-in": (torch.float64, 2),
+    "float32": (torch.float32, None), "float32, n_mc 2 after burn-in": (torch.float32, 2),
+}
+
+
+def case_fitopts(args):
+    """Default T1 fits with each speed option, on the fly data and synthetic rings, seeds ``--seeds``.
+
+    Fly: error to the population-vector phase; synthetic (``make_manifold_recording("T1",
+    n_neurons=100, n_time=500, noise=0.1, seed=s)``, the accuracy goal's data): error to the true
+    latent. The ELBO is :meth:`MGPLVM.elbo` (``n_mc=20, seed=0``) of a float64 copy, so the options
+    are scored alike; CPU is this process's CPU time for the fit.
+    """
+    from neurolatent.datasets import load_fly_ellipsoid_body
+    from neurolatent.manifolds import align_latents
+
+    fly = load_fly_ellipsoid_body()["dff"].values.astype(float)
+    rows = []
+    for data in ("fly", "synthetic"):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            if data == "fly":
+                Y, truth = fly, np.angle((fly * np.exp(2j * np.pi * np.arange(16) / 16)).sum(1))[:, None]
+            else:
+                ds = make_manifold_recording("T1", n_neurons=100, n_time=500, noise=0.1, seed=seed)
+                Y, truth = ds["Y"].values, ds["latent"].values
+            for name in args.options.split(";"):
+                dtype, late = FIT_OPTIONS[name]
+                m = MGPLVM("T1", seed=seed, device=args.device, dtype=dtype)
+                t0, c0 = time.perf_counter(), time.process_time()
+                m.fit(Y, progress=False, n_mc_after_burnin=late)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                err = align_latents(m.latents()["mean"].values.astype(float), truth, "T1")[2]["median_error"]
+                elbo = m.double().elbo(n_mc=20, seed=0)
+                rows.append((f"{data} seed {seed}, {name}", f"{len(m.elbo_history) / wall:.1f}",
+                             str(len(m.elbo_history)), f"{wall:.1f} wall, {cpu:.1f} CPU",
+                             f"median err {np.degrees(err):.1f} deg, ELBO {elbo:.1f}"))
+                print(*rows[-1], sep="  ", flush=True)
+    return rows
+
+
 def case_syn10k(args):
     T, N = (2000, 50) if args.quick else (10_000, 200)
     ds = make_manifold_recording("T1", n_neurons=N, n_time=T, noise=0.2, seed=0, trajectory="iid")
@@ -236,6 +277,8 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--cases", default="step,fly,syn10k,mem100k")
+    p.add_argument("--seeds", default="0,1,2", help="seeds of the fitopts case")
+    p.add_argument("--options", default=";".join(FIT_OPTIONS), help="';'-separated FIT_OPTIONS of the fitopts case")
     p.add_argument("--mem-batches", default="250,1000", help="batch sizes of the mem100k case")
     p.add_argument("--mem-steps", type=int, default=10, help="steps per mem100k fit")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the figures above)")
@@ -249,7 +292,8 @@ def main(argv=None):
     args.dtype = getattr(torch, args.dtype)
     rows = []
     for case in args.cases.split(","):
-        cases = {"step": case_step, "fitcmp": case_fitcmp, "fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem}
+        cases = {"step": case_step, "fitcmp": case_fitcmp, "fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem,
+                 "fitopts": case_fitopts}
         new = cases[case](args)
         print(*new, sep="\n", flush=True)  # partial results as they come
         rows += new

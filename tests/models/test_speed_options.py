@@ -88,3 +88,14 @@ def test_n_mc_after_burnin_default_is_n_mc():
     assert a.history.elbo == b.history.elbo  # bit-identical: same samples, same steps
     with pytest.raises(ValueError, match="n_mc_after_burnin"):
         MGPLVM("T1", seed=0).fit(ds["Y"], max_steps=2, n_mc_after_burnin=0, progress=False)
+
+
+def test_default_dtype_is_float64_on_cpu():
+    assert MGPLVM("T1").dtype_ == torch.float64
+    assert MGPLVM("T1", dtype=torch.float32).dtype_ == torch.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_default_dtype_is_float32_on_cuda():
+    assert MGPLVM("T1", device="cuda").dtype_ == torch.float32
+    assert MGPLVM("T1", device="cuda", dtype=torch.float64).dtype_ == torch.float64
