@@ -2,21 +2,95 @@
 
 Cases
 -----
-step       one default fly step (forward + backward, full batch, n_mc = 5) with the autograd and the
-           fused (custom-backward) RBF marginals, timed in interleaved rounds on the same model.
-fitcmp     the default fly fit (600 steps, early stopping) with each of the two, back to back:
-           seconds, steps, error to the PV phase and the final ELBO.
-fly        the real fly-compass recording (16 x 500), full batch, 600 steps: steps/s and time to
-           converge (the step where the 20-step running-mean ELBO has made 99% of its total
-           improvement), plus the final median error to the PV phase.
-syn10k     synthetic T1 data, T = 10,000 x N = 200, minibatches of ``--batch`` bins, 300 steps:
-           steps/s and time to converge (same criterion).
-mem100k    synthetic T1 data, T = 100,000 x N = 200: peak memory of 20 steps for several batch
-           sizes, each in a fresh subprocess (peak RSS on CPU, ``torch.cuda.max_memory_allocated``
-           on CUDA), showing that memory is set by the batch size, not by T.
+step       one default fly step (16 neurons x 500 bins, M = 15, forward + backward, full batch) in
+           variants timed in interleaved rounds on the same model: autograd vs fused
+           (custom-backward) RBF marginals at n_mc = 5, and the fused ones with n_mc = 2 and/or in
+           float32, and (``--compile``) the ``torch.compile``'d marginals. Median wall and CPU
+           (``time.process_time``) milliseconds per step.
+fitcmp     the default fly fit (600 steps, early stopping) with autograd vs fused marginals.
+fitopts    default T1 fits with each speed option (float64 / float32, ``n_mc_after_burnin`` None / 2)
+           on the fly data and on synthetic rings (100 neurons x 500 bins), ``--seeds``: steps,
+           wall and CPU seconds, median error (fly: to the PV phase; synthetic: to the truth) and
+           the ELBO of a float64 copy (``n_mc=20, seed=0``).
+fly        the fly recording, full batch, 600 steps: steps/s, time to converge, PV error.
+syn10k     synthetic T1 data, T = 10,000 x N = 200, minibatches of ``--batch`` bins, 300 steps.
+mem100k    synthetic T1 data, T = 100,000 x N = 500 (``--quick``: 20,000 x 100), time minibatches of
+           ``--mem-batches`` bins, ``--mem-steps`` steps, each batch size in a fresh subprocess:
+           peak RSS (``torch.cuda.max_memory_allocated`` on CUDA), set-up and per-step seconds
+           (wall and CPU), an epoch extrapolated from the per-step time. ``fit`` has no neuron
+           minibatches: every step uses all N neurons.
 
-Measured (2-core machine shared with other jobs, so absolute times are inflated ~4x: the run
-took 131 s of wall time for 34 s of CPU; ratios are side by side in one run, float64, 1 thread)::
+Measured (float64 unless said, 1 thread, on the 2-core machine shared with 10-20 other jobs
+(load average 12-19), so wall times are inflated ~10x and even CPU times ~1.5-2x by cache
+contention; compare ratios within one case, measured side by side).
+
+``step`` (10 interleaved rounds of 5 steps, load average ~12.5)::
+
+    fly step, autograd, n_mc=5        393.2 ms wall, 38.6 ms CPU  objective 1921.401; CPU 0.51x the fused n_mc=5
+    fly step, fused, n_mc=5           192.6 ms wall, 19.6 ms CPU  objective 1921.401; CPU 1.00x
+    fly step, fused, n_mc=2            79.9 ms wall,  8.7 ms CPU  objective 1915.037; CPU 2.25x
+    fly step, fused, n_mc=5, float32   98.5 ms wall, 11.0 ms CPU  objective 1913.579; CPU 1.79x
+    fly step, fused, n_mc=2, float32   61.9 ms wall,  6.7 ms CPU  objective 1899.220; CPU 2.92x
+
+Where a default step's time goes (torch.profiler and CPU-timed pieces of the fused n_mc=5 step):
+the fused marginals' forward + backward 55-65 % (their four batched products over the
+(5, 16, 15, 500) tensor, about 2.8e7 multiply-adds, run at ~5 GFLOP/s in float64, and ~8
+element-wise passes over it: the step is near its arithmetic floor in float64; replacing the
+backward's product ``2 Q (E G)`` by the forward's ``Q E`` times ``G`` was measured and gave
+nothing, 0.99x), the latent samples and log q(g) with 7 wrapped windings ~15 %, K_zz and its
+Cholesky factor ~5 %, the likelihood ~7 %, KL[q(u)] ~1 %. The two levers left are the number of
+Monte-Carlo samples and float32, both options (``fit(n_mc_after_burnin=)``, ``MGPLVM(dtype=)``):
+
+``fitopts`` (default fits, early stopping; ELBO of a float64 copy, n_mc = 20, seed 0; fly
+error to the PV phase; synthetic: ``make_manifold_recording("T1", n_neurons=100, n_time=500,
+noise=0.1, seed=s)``, every option put 100 % of the points within 0.5 rad)::
+
+    data       seed  option                    steps  CPU s  error (deg)  ELBO
+    fly        0     float64 (default)          806   17.8   17.9         2432.0
+    fly        1     float64 (default)          802   16.4   17.8         2432.4
+    fly        2     float64 (default)          733   13.6   17.8         2430.8
+    fly        0     float64, n_mc 2 after      762    9.6   17.8         2417.5
+    fly        1     float64, n_mc 2 after      994   11.2   18.5         2411.8
+    fly        2     float64, n_mc 2 after      634    8.5   18.0         2410.3
+    fly        0     float32                    694   11.8   18.3         2436.1
+    fly        1     float32                   1000   13.3   18.6         2444.8
+    fly        2     float32                    793   12.0   18.0         2429.0
+    fly        0     float32, n_mc 2 after      771    6.5   18.4         2422.7
+    fly        1     float32, n_mc 2 after      886    7.8   18.2         2430.9
+    fly        2     float32, n_mc 2 after      808    8.6   18.2         2421.2
+    synthetic  0     float64 (default)          622   60.0    3.9        39827.3
+    synthetic  0     float64, n_mc 2 after      760   38.4    4.2        39804.7
+    synthetic  0     float32                    609   36.7    4.0        39748.0
+    synthetic  0     float32, n_mc 2 after      637   19.2    5.0        39673.7
+    synthetic  1     float32, n_mc 2 after      721   20.9    6.9        39662.8
+
+So two Monte-Carlo samples after the burn-in lose 15-22 nats of ELBO on the fly data (0.6-0.9 %,
+far outside the 1.6-nat spread of the default over seeds) and 23 on the synthetic ring, and
+float32 on the CPU loses 79 nats on the synthetic ring (its fly ELBOs straddle the default's)
+with fly errors 0.2-0.9 deg larger: neither is "within noise", so the CPU default stays float64
+with n_mc = 5 (float32 is the default on CUDA only), and a default fly step stays above the
+10 ms goal on the CPU (~11-14 ms idle, 19.6 ms CPU under this load); the options reach
+8.7 ms (n_mc 2) and 6.7 ms (both) CPU under the same load, at the accuracy above. These fits
+ran with a copy of the ``fitopts`` code (the same settings) before it was added here, all
+seeds under the same load; the syn seeds 1, 2 of the other options were not run (time).
+
+``mem100k`` (T = 100,000 bins x N = 500 neurons, float64, 10 steps per batch size, each in a
+fresh process, load average ~12)::
+
+    batch  set-up (PCA init, Z, q(u))  per step             epoch (T / batch steps, extrapolated)  peak RSS
+    250    60 s wall, 10 s CPU         1.09 s wall, 0.29 CPU  ~438 s wall, ~116 s CPU                2344 MB
+    1000   34 s wall, 11 s CPU         3.87 s wall, 1.13 CPU  ~387 s wall, ~113 s CPU                2344 MB
+
+The peak is the same for both batch sizes: it is set before the first step, by the data (Y in
+numpy, 400 MB, and the generator's transients: 1517 MB of peak RSS before the fit) plus the
+fit's copy of Y as a tensor (400 MB) and the PCA initialisation's centred copies of it; a step
+holds (n_mc, N, M, batch) tensors (~300 MB each at batch 1000), and nothing of length T is
+built per step but the random permutation that draws the batch (the prior, the read-out and
+the row-sparse Adam touch the batch's rows only),
+so memory is bounded by the data's size, not by T x steps. An epoch costs ~115 s of CPU
+whatever the batch size (the work is per bin); 10 steps are enough to time it (extrapolated).
+
+Earlier figures (autograd vs fused marginals, load ~4x)::
 
     case                          steps/s  steps  seconds  note
     fly step, autograd marginals  6.2             162.3 ms/step
@@ -128,7 +202,11 @@ def case_step(args):
         "fused, n_mc=5, float32": _step_fn(m32, True, gen()),
         "fused, n_mc=2, float32": _step_fn(m32, True, gen(), n_mc=2),
     }
-    objs = {k: f() for k, f in variants.items()}
+    if args.compile:
+        variants["compiled, n_mc=5"] = _step_fn(m, "compile", gen())
+    t0 = time.perf_counter()
+    objs = {k: f() for k, f in variants.items()}  # the first call of "compiled" compiles
+    print(f"first calls (compilation included): {time.perf_counter() - t0:.1f} s", flush=True)
     wall, cpu = {k: [] for k in variants}, {k: [] for k in variants}
     for _ in range(3 if args.quick else 10):  # interleaved rounds: all see the same machine load
         for k, f in variants.items():
@@ -235,15 +313,19 @@ def _mem_child(T, N, batch, device, dtype, steps):
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     t0, c0 = time.perf_counter(), time.process_time()
+    cpu_at = []  # CPU seconds after each step (the callback runs after every step)
     m = MGPLVM("T1", seed=0, device=device, dtype=getattr(torch, dtype))
-    m.fit(Y, max_steps=steps, batch_size=batch, progress=False, early_stopping=False)
+    m.fit(Y, max_steps=steps, batch_size=batch, progress=False, early_stopping=False,
+          callback=lambda state: cpu_at.append(time.process_time()))
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     sec = np.asarray(m.history.seconds)
     per_step = (sec[-1] - sec[0]) / max(len(sec) - 1, 1)  # steps 2.. (the first includes no set-up but warms up)
+    cpu_step = (cpu_at[-1] - cpu_at[0]) / max(len(cpu_at) - 1, 1)
     peak = (torch.cuda.max_memory_allocated() if device.startswith("cuda")
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     print(json.dumps({"peak_mb": peak / 2 ** 20, "data_mb": rss0 / 2 ** 20, "seconds": dt, "cpu": cpu,
-                      "setup": dt - sec[-1], "per_step": per_step, "steps": len(sec)}))
+                      "setup": dt - sec[-1], "per_step": per_step, "cpu_step": cpu_step, "cpu_setup": cpu_at[0] - c0,
+                      "steps": len(sec)}))
 
 
 def case_mem(args):
@@ -262,11 +344,12 @@ def case_mem(args):
                "--dtype", str(args.dtype).replace("torch.", "")]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         r = json.loads(out)
-        epoch = r["per_step"] * T / batch
+        epoch, epoch_cpu = r["per_step"] * T / batch, r["cpu_step"] * T / batch
         rows.append((f"synthetic {T}x{N} (batch {batch}), {r['steps']} steps", f"{1 / r['per_step']:.2f}",
-                     str(r["steps"]), f"set-up {r['setup']:.0f} s, {r['per_step']:.2f} s/step",
-                     f"epoch ~{epoch:.0f} s (extrapolated), peak RSS {r['peak_mb']:.0f} MB "
-                     f"(before the fit {r['data_mb']:.0f} MB), CPU {r['cpu']:.0f} s"))
+                     str(r["steps"]), f"set-up {r['setup']:.0f} s ({r['cpu_setup']:.0f} CPU), "
+                     f"{r['per_step']:.2f} s/step ({r['cpu_step']:.2f} CPU)",
+                     f"epoch ~{epoch:.0f} s wall, ~{epoch_cpu:.0f} s CPU (extrapolated), peak RSS "
+                     f"{r['peak_mb']:.0f} MB (before the fit {r['data_mb']:.0f} MB)"))
     return rows
 
 
@@ -277,6 +360,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--cases", default="step,fly,syn10k,mem100k")
+    p.add_argument("--compile", action="store_true", help="step case: add the torch.compile'd marginals")
     p.add_argument("--seeds", default="0,1,2", help="seeds of the fitopts case")
     p.add_argument("--options", default=";".join(FIT_OPTIONS), help="';'-separated FIT_OPTIONS of the fitopts case")
     p.add_argument("--mem-batches", default="250,1000", help="batch sizes of the mem100k case")

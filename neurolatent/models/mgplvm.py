@@ -255,7 +255,7 @@ class MGPLVM(torch.nn.Module):
         """A = L_zz^{-1} K_zx for points g (K, B, amb) -> (K, N, M, B)."""
         return whitened_cross(self.kernel, self.Z, g, self._kzz_chol() if Lz is None else Lz)
 
-    _fused_marginals = True  # the custom-autograd RBF marginals (False: plain autograd, for benchmarks)
+    _fused_marginals = True  # custom-autograd RBF marginals; False: plain autograd; "compile": torch.compile
 
     def _marginals(self, g: torch.Tensor, neurons=None):
         """Mean and variance of f_n(g) under q(u): g (K, B, amb) -> two (K, B, N_sel) tensors."""
@@ -308,7 +308,7 @@ class MGPLVM(torch.nn.Module):
     def fit(self, Y, *, max_steps: int = 1000, lr: float = 0.02, batch_size: int | None = None,
             n_mc: int = 5, burnin: int | None = None, progress: bool = True, callback=None, checkpoint=None,
             early_stopping: EarlyStopping | bool | None = True, warm_start: bool = False, n_restarts: int = 1,
-            n_mc_after_burnin: int | None = None):
+            n_mc_after_burnin: int | None = None, compile_marginals: bool = False):
         """Maximise the ELBO over all variational and model parameters.
 
         Parameters
@@ -324,7 +324,15 @@ class MGPLVM(torch.nn.Module):
             Latent Monte-Carlo samples per step.
         n_mc_after_burnin : int, optional
             Latent Monte-Carlo samples per step after the burn-in (default: ``n_mc``). Each
-            step's cost is nearly proportional to the samples; the estimate stays unbiased.
+            step's cost is nearly proportional to the samples and the estimate stays unbiased,
+            but the noisier gradients end lower: with 2 the default fly fit's steps were 2.2x
+            cheaper and its final ELBO 15-22 nats (0.6-0.9 %) lower on three seeds
+            (``benchmarks/mgplvm_speed.py``).
+        compile_marginals : bool
+            Evaluate the RBF tuning-curve marginals with ``torch.compile`` during the fit
+            (``neurolatent.models._sparse_gp.rbf_marginal_moments_compiled``): the same
+            formulas, faster per step after a one-off compilation of 20 s or more, so worth it
+            for long fits only; needs a C++ compiler on the CPU.
         burnin : int, optional
             Steps during which the latent posterior scales stay at ``init_scale``. The default is
             ``min(100, max_steps // 2)``, so that a short fit still learns the posterior spread;
@@ -364,6 +372,7 @@ class MGPLVM(torch.nn.Module):
                              "warm_start=True or checkpoint=; fit once with n_restarts, then continue with "
                              "warm_start=True")
         kw = dict(max_steps=max_steps, lr=lr, batch_size=batch_size, n_mc=n_mc, n_mc_after_burnin=n_mc_after_burnin,
+                  compile_marginals=compile_marginals,
                   burnin=burnin, progress=progress,
                   callback=callback, checkpoint=checkpoint, early_stopping=early_stopping, warm_start=warm_start)
         if n_restarts == 1:
@@ -383,8 +392,8 @@ class MGPLVM(torch.nn.Module):
         self.restart_elbos_, self.best_restart_ = [float(x) for x in scores], int(r)
         return self
 
-    def _fit_once(self, Y, *, seed, max_steps, lr, batch_size, n_mc, n_mc_after_burnin, burnin, progress, callback,
-                  checkpoint, early_stopping, warm_start):
+    def _fit_once(self, Y, *, seed, max_steps, lr, batch_size, n_mc, n_mc_after_burnin, compile_marginals, burnin,
+                  progress, callback, checkpoint, early_stopping, warm_start):
         arr, time, neurons = as_recording_matrix(Y)
         lik_probe = get_likelihood(self.likelihood_name, arr.shape[1])
         lik_probe.validate(arr, "Y")
@@ -455,10 +464,15 @@ class MGPLVM(torch.nn.Module):
             self.latent.project_(rows["idx"])
             self.Z.copy_(self.manifold.projection(self.Z))
 
-        run_optimisation(step_fn, self, params, max_steps=max_steps, lr=lr, progress=progress,
-                         callback=callback, checkpoint=checkpoint, early_stopping=es, history=self.history,
-                         model=self, post_step=post_step, desc=f"mGPLVM {self.manifold.name}",
-                         optimiser=optimiser, generators={"mc": gen})
+        fused = self._fused_marginals
+        self._fused_marginals = "compile" if compile_marginals else fused
+        try:
+            run_optimisation(step_fn, self, params, max_steps=max_steps, lr=lr, progress=progress,
+                             callback=callback, checkpoint=checkpoint, early_stopping=es, history=self.history,
+                             model=self, post_step=post_step, desc=f"mGPLVM {self.manifold.name}",
+                             optimiser=optimiser, generators={"mc": gen})
+        finally:
+            self._fused_marginals = fused
         self.latent.freeze_scale = False
         if self.bound == "collapsed":  # explicit optimal q(u) under q(g), for predictions
             with torch.no_grad():
