@@ -24,13 +24,22 @@ Measured (float64 unless said, 1 thread, on the 2-core machine shared with 10-20
 (load average 12-19), so wall times are inflated ~10x and even CPU times ~1.5-2x by cache
 contention; compare ratios within one case, measured side by side).
 
-``step`` (10 interleaved rounds of 5 steps, load average ~12.5)::
+``step --compile`` (10 interleaved rounds of 5 steps, load average falling from 11 to 5, so the
+CPU times are close to an idle machine's)::
 
-    fly step, autograd, n_mc=5        393.2 ms wall, 38.6 ms CPU  objective 1921.401; CPU 0.51x the fused n_mc=5
-    fly step, fused, n_mc=5           192.6 ms wall, 19.6 ms CPU  objective 1921.401; CPU 1.00x
-    fly step, fused, n_mc=2            79.9 ms wall,  8.7 ms CPU  objective 1915.037; CPU 2.25x
-    fly step, fused, n_mc=5, float32   98.5 ms wall, 11.0 ms CPU  objective 1913.579; CPU 1.79x
-    fly step, fused, n_mc=2, float32   61.9 ms wall,  6.7 ms CPU  objective 1899.220; CPU 2.92x
+    fly step, autograd, n_mc=5        89.8 ms wall, 30.3 ms CPU  objective 1921.401; CPU 0.40x the fused n_mc=5
+    fly step, fused, n_mc=5           35.7 ms wall, 12.2 ms CPU  objective 1921.401; CPU 1.00x
+    fly step, fused, n_mc=2           18.9 ms wall,  6.3 ms CPU  objective 1915.037; CPU 1.94x
+    fly step, fused, n_mc=5, float32  23.8 ms wall,  8.1 ms CPU  objective 1913.579; CPU 1.51x
+    fly step, fused, n_mc=2, float32  14.3 ms wall,  5.1 ms CPU  objective 1899.220; CPU 2.40x
+    fly step, compiled, n_mc=5        40.1 ms wall, 14.0 ms CPU  objective 1921.401; CPU 0.87x
+
+(an earlier run at load ~12.5 without ``--compile``: 19.6, 8.7, 11.0 and 6.7 ms CPU for the
+fused variants, ratios 2.25x, 1.79x, 2.92x). ``torch.compile`` of the marginals' plain formulas
+ran their forward + backward alone in 0.68x the custom function's CPU time (5.7 vs 8.5 ms,
+interleaved micro-benchmark at these shapes), but in the whole step it is slower (0.87x): its
+per-call overhead (guards, the compiled autograd wrapper) eats the gain at this size, and the
+first call compiles C++ for 20 s to minutes. It stays an option (``fit(compile_marginals=True)``).
 
 Where a default step's time goes (torch.profiler and CPU-timed pieces of the fused n_mc=5 step):
 the fused marginals' forward + backward 55-65 % (their four batched products over the
@@ -69,8 +78,8 @@ far outside the 1.6-nat spread of the default over seeds) and 23 on the syntheti
 float32 on the CPU loses 79 nats on the synthetic ring (its fly ELBOs straddle the default's)
 with fly errors 0.2-0.9 deg larger: neither is "within noise", so the CPU default stays float64
 with n_mc = 5 (float32 is the default on CUDA only), and a default fly step stays above the
-10 ms goal on the CPU (~11-14 ms idle, 19.6 ms CPU under this load); the options reach
-8.7 ms (n_mc 2) and 6.7 ms (both) CPU under the same load, at the accuracy above. These fits
+10 ms goal on the CPU (12.2 ms CPU in the ``step`` run above); the options reach 6.3 ms
+(n_mc 2), 8.1 ms (float32) and 5.1 ms (both), at the accuracy above. These fits
 ran with a copy of the ``fitopts`` code (the same settings) before it was added here, all
 seeds under the same load; the syn seeds 1, 2 of the other options were not run (time).
 

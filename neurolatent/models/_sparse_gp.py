@@ -189,11 +189,12 @@ def rbf_marginal_moments_compiled(sq: torch.Tensor, inv_l2: torch.Tensor, alpha:
 
     The inductor backend fuses the element-wise passes of the forward and the backward into
     generated loops around the batched products. On one CPU thread at the default fly step's shapes
-    (K, N, M, B) = (5, 16, 15, 500) the forward + backward took 0.68x the CPU time of the custom
-    autograd function (5.7 vs 8.5 ms, float64, ``benchmarks/mgplvm_speed.py``), but the first
-    call compiles C++ (20 s to minutes; cached on disk by torch for later processes) and every new
-    shape may compile again, so it pays off on long fits (large T or N), not on a default fit of
-    a few seconds. Needs a C++ compiler on the CPU (Triton on CUDA), as ``torch.compile`` does.
+    (K, N, M, B) = (5, 16, 15, 500) the forward + backward alone took 0.68x the CPU time of the
+    custom autograd function (5.7 vs 8.5 ms, float64), yet a whole default fly step was slower with
+    it (0.87x, ``benchmarks/mgplvm_speed.py``: the compiled call's overhead eats the gain at that
+    size); the first call compiles C++ (20 s to minutes; cached on disk by torch for later
+    processes) and a new shape may compile again. An option for large (n_mc, N, M, B) tensors,
+    not the default. Needs a C++ compiler on the CPU (Triton on CUDA), as ``torch.compile`` does.
     """
     fn = _COMPILED.get("moments")
     if fn is None:

@@ -331,8 +331,9 @@ class MGPLVM(torch.nn.Module):
         compile_marginals : bool
             Evaluate the RBF tuning-curve marginals with ``torch.compile`` during the fit
             (``neurolatent.models._sparse_gp.rbf_marginal_moments_compiled``): the same
-            formulas, faster per step after a one-off compilation of 20 s or more, so worth it
-            for long fits only; needs a C++ compiler on the CPU.
+            formulas after a one-off compilation of 20 s or more; slower per step than the
+            default custom-autograd marginals on the 16 x 500 fly data, so meant for large
+            (n_mc, neurons, inducing, batch) sizes; needs a C++ compiler on the CPU.
         burnin : int, optional
             Steps during which the latent posterior scales stay at ``init_scale``. The default is
             ``min(100, max_steps // 2)``, so that a short fit still learns the posterior spread;
