@@ -90,7 +90,7 @@ class MGPLVM(torch.nn.Module):
         spheres and SO(3)) (``"dim"``/``True``).
     device, dtype
         Where the parameters live. ``dtype=None``: float64 on the CPU and float32 on CUDA (the
-        GPU's fast path; on the CPU float32 makes a step ~1.8x faster but lost some accuracy on
+        GPU's fast path; on the CPU float32 makes a step 1.5-1.8x faster but lost some accuracy on
         synthetic rings, see ``benchmarks/mgplvm_speed.py``, so pass it explicitly there). Never
         changes torch defaults.
     seed : int, optional
@@ -373,9 +373,8 @@ class MGPLVM(torch.nn.Module):
                              "warm_start=True or checkpoint=; fit once with n_restarts, then continue with "
                              "warm_start=True")
         kw = dict(max_steps=max_steps, lr=lr, batch_size=batch_size, n_mc=n_mc, n_mc_after_burnin=n_mc_after_burnin,
-                  compile_marginals=compile_marginals,
-                  burnin=burnin, progress=progress,
-                  callback=callback, checkpoint=checkpoint, early_stopping=early_stopping, warm_start=warm_start)
+                  compile_marginals=compile_marginals, burnin=burnin, progress=progress, callback=callback,
+                  checkpoint=checkpoint, early_stopping=early_stopping, warm_start=warm_start)
         if n_restarts == 1:
             return self._fit_once(Y, seed=self.seed, **kw)
         best, scores = None, []
