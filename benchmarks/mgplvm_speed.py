@@ -74,16 +74,23 @@ noise=0.1, seed=s)``, every option put 100 % of the points within 0.5 rad)::
     synthetic  0     float32                    609   36.7    4.0        39748.0
     synthetic  0     float32, n_mc 2 after      637   19.2    5.0        39673.7
     synthetic  1     float32, n_mc 2 after      721   20.9    6.9        39662.8
+    synthetic  1     float64 (default)          723   56.8    6.2        39795.3
+    synthetic  1     float32                    637   27.4    6.5        39634.3
+    synthetic  2     float64 (default)          703   46.6    1.4        39818.1
+    synthetic  2     float32                    600   18.5    1.4        39718.8
 
 So two Monte-Carlo samples after the burn-in lose 15-22 nats of ELBO on the fly data (0.6-0.9 %,
 far outside the 1.6-nat spread of the default over seeds) and 23 on the synthetic ring, and
-float32 on the CPU loses 79 nats on the synthetic ring (its fly ELBOs straddle the default's)
-with fly errors 0.2-0.9 deg larger: neither is "within noise", so the CPU default stays float64
+float32 on the CPU loses 79, 161 and 99 nats on the synthetic rings of seeds 0-2 (0.2-0.4 %;
+errors 0.0-0.3 deg larger) while its fly ELBOs straddle the default's, with fly errors 0.2-0.9
+deg larger: neither is "within noise", so the CPU default stays float64
 with n_mc = 5 (float32 is the default on CUDA only), and a default fly step stays above the
 10 ms goal on the CPU (12.2 ms CPU in the ``step`` run above); the options reach 6.3 ms
 (n_mc 2), 8.1 ms (float32) and 5.1 ms (both), at the accuracy above. These fits
 ran with a copy of the ``fitopts`` code (the same settings) before it was added here, all
-seeds under the same load; the syn seeds 1, 2 of the other options were not run (time).
+seeds under the same load, except the synthetic seeds 1 and 2 (``--seeds 1,2 --options
+"float64;float32"``, load ~5; the fly rows of that run reproduced the ones above to the digit);
+the n_mc options were not run on synthetic seeds 1 and 2 (time).
 
 ``mem100k`` (T = 100,000 bins x N = 500 neurons, float64, 10 steps per batch size, each in a
 fresh process, load average ~12)::
