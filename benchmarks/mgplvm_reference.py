@@ -36,8 +36,8 @@ other jobs whose load fell during the run from a load average of ~15 to ~3: wall
     speed-up for 1000 reference steps over the mean of ours: 16.5x wall, 35.2x CPU
 
 Our default fit stopped early at step 806 (ELBO 2432.0 by ``elbo(n_mc=20, seed=0)``) and is
-10x faster in the worst pairing of wall times too (the reference's 1475.8 s, mostly under
-the higher load, against our 161.7 s under it: 9.1x; against our 17.0 s: 87x). Per step
+about 10x faster in the worst pairing of wall times too (the reference's 1475.8 s, 55 % of it
+under the higher load, against our 161.7 s under it: 9.1x; against our 17.0 s: 87x). Per step
 the reference cost 0.48 s of CPU (n_mc = 64 latent samples, kmax = 5 windings) against our
 15-19 ms (n_mc = 5). Its latents, started near 0 by its ``'random'`` initialisation, were 28.0 deg
 from the bump phase after the notebook's 1000 iterations with its seed, against 17.9 deg for
