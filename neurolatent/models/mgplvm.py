@@ -90,7 +90,7 @@ class MGPLVM(torch.nn.Module):
         spheres and SO(3)) (``"dim"``/``True``).
     device, dtype
         Where the parameters live. ``dtype=None``: float64 on the CPU and float32 on CUDA (the
-        GPU's fast path; on the CPU float32 makes a step 1.5-1.8x faster but lost some accuracy on
+        GPU's fast path; on the CPU float32 makes a step 1.4-1.8x faster but lost some accuracy on
         synthetic rings, see ``benchmarks/mgplvm_speed.py``, so pass it explicitly there). Never
         changes torch defaults.
     seed : int, optional
