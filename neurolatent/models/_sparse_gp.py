@@ -195,7 +195,8 @@ def rbf_marginal_moments_compiled(sq: torch.Tensor, inv_l2: torch.Tensor, alpha:
     size). At the long-recording shape (5, 500, 15, 1000) the forward + backward took 0.81x the
     custom function's CPU time (791 vs 981 ms). The first call compiles C++ (20 s to minutes;
     cached on disk by torch for later processes) and a new shape may compile again. An option
-    for large (n_mc, N, M, B) tensors, not the default. Needs a C++ compiler on the CPU (Triton on CUDA), as ``torch.compile`` does.
+    for large (n_mc, N, M, B) tensors, not the default. Needs a C++ compiler on the CPU (Triton
+    on CUDA), as ``torch.compile`` does.
     """
     fn = _COMPILED.get("moments")
     if fn is None:
