@@ -2,21 +2,113 @@
 
 Cases
 -----
-step       one default fly step (forward + backward, full batch, n_mc = 5) with the autograd and the
-           fused (custom-backward) RBF marginals, timed in interleaved rounds on the same model.
-fitcmp     the default fly fit (600 steps, early stopping) with each of the two, back to back:
-           seconds, steps, error to the PV phase and the final ELBO.
-fly        the real fly-compass recording (16 x 500), full batch, 600 steps: steps/s and time to
-           converge (the step where the 20-step running-mean ELBO has made 99% of its total
-           improvement), plus the final median error to the PV phase.
-syn10k     synthetic T1 data, T = 10,000 x N = 200, minibatches of ``--batch`` bins, 300 steps:
-           steps/s and time to converge (same criterion).
-mem100k    synthetic T1 data, T = 100,000 x N = 200: peak memory of 20 steps for several batch
-           sizes, each in a fresh subprocess (peak RSS on CPU, ``torch.cuda.max_memory_allocated``
-           on CUDA), showing that memory is set by the batch size, not by T.
+step       one default fly step (16 neurons x 500 bins, M = 15, forward + backward, full batch) in
+           variants timed in interleaved rounds on the same model: autograd vs fused
+           (custom-backward) RBF marginals at n_mc = 5, and the fused ones with n_mc = 2 and/or in
+           float32, and (``--compile``) the ``torch.compile``'d marginals. Median wall and CPU
+           (``time.process_time``) milliseconds per step.
+fitcmp     the default fly fit (600 steps, early stopping) with autograd vs fused marginals.
+fitopts    default T1 fits with each speed option (float64 / float32, ``n_mc_after_burnin`` None / 2)
+           on the fly data and on synthetic rings (100 neurons x 500 bins), ``--seeds``: steps,
+           wall and CPU seconds, median error (fly: to the PV phase; synthetic: to the truth) and
+           the ELBO of a float64 copy (``n_mc=20, seed=0``).
+fly        the fly recording, full batch, 600 steps: steps/s, time to converge, PV error.
+syn10k     synthetic T1 data, T = 10,000 x N = 200, minibatches of ``--batch`` bins, 300 steps.
+mem100k    synthetic T1 data, T = 100,000 x N = 500 (``--quick``: 20,000 x 100), time minibatches of
+           ``--mem-batches`` bins, ``--mem-steps`` steps, each batch size in a fresh subprocess:
+           peak RSS (``torch.cuda.max_memory_allocated`` on CUDA), set-up and per-step seconds
+           (wall and CPU), an epoch extrapolated from the per-step time. ``fit`` has no neuron
+           minibatches: every step uses all N neurons.
 
-Measured (2-core machine shared with other jobs, so absolute times are inflated ~4x: the run
-took 131 s of wall time for 34 s of CPU; ratios are side by side in one run, float64, 1 thread)::
+Measured (float64 unless said, 1 thread, on the 2-core machine shared with 10-20 other jobs
+(load average 12-19), so wall times are inflated ~10x and even CPU times ~1.5-2x by cache
+contention; compare ratios within one case, measured side by side).
+
+``step --compile`` (10 interleaved rounds of 5 steps, load average falling from 11 to 5, so the
+CPU times are close to an idle machine's)::
+
+    fly step, autograd, n_mc=5        89.8 ms wall, 30.3 ms CPU  objective 1921.401; CPU 0.40x the fused n_mc=5
+    fly step, fused, n_mc=5           35.7 ms wall, 12.2 ms CPU  objective 1921.401; CPU 1.00x
+    fly step, fused, n_mc=2           18.9 ms wall,  6.3 ms CPU  objective 1915.037; CPU 1.94x
+    fly step, fused, n_mc=5, float32  23.8 ms wall,  8.1 ms CPU  objective 1913.579; CPU 1.51x
+    fly step, fused, n_mc=2, float32  14.3 ms wall,  5.1 ms CPU  objective 1899.220; CPU 2.40x
+    fly step, compiled, n_mc=5        40.1 ms wall, 14.0 ms CPU  objective 1921.401; CPU 0.87x
+
+(an earlier run at load ~12.5 without ``--compile``: 19.6, 8.7, 11.0 and 6.7 ms CPU for the
+fused variants, ratios 2.25x, 1.79x, 2.92x). ``torch.compile`` of the marginals' plain formulas
+ran their forward + backward alone in 0.68x the custom function's CPU time (5.7 vs 8.5 ms,
+interleaved micro-benchmark at these shapes), but in the whole step it is slower (0.87x): its
+per-call overhead (guards, the compiled autograd wrapper) eats the gain at this size, and the
+first call compiles C++ for 20 s to minutes. At the long-recording shape (5, 500, 15, 1000) the
+marginals alone took 0.81x the custom function's CPU time (791 vs 981 ms per forward + backward;
+compiled in 30 s), so it stays an option for large fits (``fit(compile_marginals=True)``).
+
+Where a default step's time goes (torch.profiler and CPU-timed pieces of the fused n_mc=5 step):
+the fused marginals' forward + backward 55-65 % (their four batched products over the
+(5, 16, 15, 500) tensor, about 2.8e7 multiply-adds, run at ~5 GFLOP/s in float64, and ~8
+element-wise passes over it: the step is near its arithmetic floor in float64; replacing the
+backward's product ``2 Q (E G)`` by the forward's ``Q E`` times ``G`` was measured and gave
+nothing, 0.99x), the latent samples and log q(g) with 7 wrapped windings ~15 %, K_zz and its
+Cholesky factor ~5 %, the likelihood ~7 %, KL[q(u)] ~1 %. The two levers left are the number of
+Monte-Carlo samples and float32, both options (``fit(n_mc_after_burnin=)``, ``MGPLVM(dtype=)``):
+
+``fitopts`` (default fits, early stopping; ELBO of a float64 copy, n_mc = 20, seed 0; fly
+error to the PV phase; synthetic: ``make_manifold_recording("T1", n_neurons=100, n_time=500,
+noise=0.1, seed=s)``, every option put 100 % of the points within 0.5 rad)::
+
+    data       seed  option                    steps  CPU s  error (deg)  ELBO
+    fly        0     float64 (default)          806   17.8   17.9         2432.0
+    fly        1     float64 (default)          802   16.4   17.8         2432.4
+    fly        2     float64 (default)          733   13.6   17.8         2430.8
+    fly        0     float64, n_mc 2 after      762    9.6   17.8         2417.5
+    fly        1     float64, n_mc 2 after      994   11.2   18.5         2411.8
+    fly        2     float64, n_mc 2 after      634    8.5   18.0         2410.3
+    fly        0     float32                    694   11.8   18.3         2436.1
+    fly        1     float32                   1000   13.3   18.6         2444.8
+    fly        2     float32                    793   12.0   18.0         2429.0
+    fly        0     float32, n_mc 2 after      771    6.5   18.4         2422.7
+    fly        1     float32, n_mc 2 after      886    7.8   18.2         2430.9
+    fly        2     float32, n_mc 2 after      808    8.6   18.2         2421.2
+    synthetic  0     float64 (default)          622   60.0    3.9        39827.3
+    synthetic  0     float64, n_mc 2 after      760   38.4    4.2        39804.7
+    synthetic  0     float32                    609   36.7    4.0        39748.0
+    synthetic  0     float32, n_mc 2 after      637   19.2    5.0        39673.7
+    synthetic  1     float32, n_mc 2 after      721   20.9    6.9        39662.8
+    synthetic  1     float64 (default)          723   56.8    6.2        39795.3
+    synthetic  1     float32                    637   27.4    6.5        39634.3
+    synthetic  2     float64 (default)          703   46.6    1.4        39818.1
+    synthetic  2     float32                    600   18.5    1.4        39718.8
+
+So two Monte-Carlo samples after the burn-in lose 15-22 nats of ELBO on the fly data (0.6-0.9 %,
+far outside the 1.6-nat spread of the default over seeds) and 23 on the synthetic ring, and
+float32 on the CPU loses 79, 161 and 99 nats on the synthetic rings of seeds 0-2 (0.2-0.4 %;
+errors 0.0-0.3 deg larger) while its fly ELBOs straddle the default's, with fly errors 0.2-0.9
+deg larger: neither is "within noise", so the CPU default stays float64
+with n_mc = 5 (float32 is the default on CUDA only), and a default fly step stays above the
+10 ms goal on the CPU (12.2 ms CPU in the ``step`` run above); the options reach 6.3 ms
+(n_mc 2), 8.1 ms (float32) and 5.1 ms (both), at the accuracy above. These fits
+ran with a copy of the ``fitopts`` code (the same settings) before it was added here, all
+seeds under the same load, except the synthetic seeds 1 and 2 (``--seeds 1,2 --options
+"float64;float32"``, load ~5; the fly rows of that run reproduced the ones above to the digit);
+the n_mc options were not run on synthetic seeds 1 and 2 (time).
+
+``mem100k`` (T = 100,000 bins x N = 500 neurons, float64, 10 steps per batch size, each in a
+fresh process, load average ~12)::
+
+    batch  set-up (PCA init, Z, q(u))  per step             epoch (T / batch steps, extrapolated)  peak RSS
+    250    60 s wall, 10 s CPU         1.09 s wall, 0.29 CPU  ~438 s wall, ~116 s CPU                2344 MB
+    1000   34 s wall, 11 s CPU         3.87 s wall, 1.13 CPU  ~387 s wall, ~113 s CPU                2344 MB
+
+The peak is the same for both batch sizes: it is set before the first step, by the data (Y in
+numpy, 400 MB, and the generator's transients: 1517 MB of peak RSS before the fit) plus the
+fit's copy of Y as a tensor (400 MB) and the PCA initialisation's centred copies of it; a step
+holds (n_mc, N, M, batch) tensors (~300 MB each at batch 1000), and nothing of length T is
+built per step but the random permutation that draws the batch (the prior, the read-out and
+the row-sparse Adam touch the batch's rows only),
+so memory is bounded by the data's size, not by T x steps. An epoch costs ~115 s of CPU
+whatever the batch size (the work is per bin); 10 steps are enough to time it (extrapolated).
+
+Earlier figures (autograd vs fused marginals, load ~4x)::
 
     case                          steps/s  steps  seconds  note
     fly step, autograd marginals  6.2             162.3 ms/step
@@ -96,13 +188,21 @@ def _step_fn(m, fused, gen, n_mc=5):
         ell = m.likelihood.expected_log_prob(m._Y, mean, var).sum((-1, -2)).mean(0)
         obj = ell + lat.mean(0) - m._kl_u()
         obj.backward()
-        return float(obj)
+        return float(obj.detach())
 
     return step
 
 
 def case_step(args):
-    """ms per default fly step (16 x 500, M = 15, n_mc = 5): autograd vs fused marginals, interleaved."""
+    """ms per default fly step (16 x 500, M = 15): variants timed in interleaved rounds on one model.
+
+    Variants: the autograd and the fused marginals (float64, n_mc = 5), and the fused ones with
+    n_mc = 2 (the samples after the burn-in with ``n_mc_after_burnin=2``) and in float32 (a
+    ``.float()`` copy of the model). Reports the median wall time and the median CPU time of
+    this process (``time.process_time``, one thread), which a loaded machine inflates less.
+    """
+    import copy
+
     from neurolatent.datasets import load_fly_ellipsoid_body
 
     try:
@@ -111,21 +211,37 @@ def case_step(args):
         return [("fly step", "skipped: " + str(e)[:60], "", "", "")]
     m = MGPLVM("T1", seed=0, device=args.device, dtype=args.dtype).fit(Y, max_steps=20, progress=False,
                                                                         early_stopping=False)
-    steps = {f: _step_fn(m, f, torch.Generator(device=args.device).manual_seed(0)) for f in (False, True)}
-    objs = {f: steps[f]() for f in steps}  # same generator seed: same samples, so the objectives agree
-    times = {False: [], True: []}
-    for _ in range(3 if args.quick else 10):  # interleaved rounds: both see the same machine load
-        for f in (False, True):
-            t0 = time.perf_counter()
+    m32 = copy.deepcopy(m).float()
+    gen = lambda: torch.Generator(device=args.device).manual_seed(0)  # noqa: E731
+    variants = {  # name -> step; same generator seed: same samples, so objectives agree across the first two
+        "autograd, n_mc=5": _step_fn(m, False, gen()),
+        "fused, n_mc=5": _step_fn(m, True, gen()),
+        "fused, n_mc=2": _step_fn(m, True, gen(), n_mc=2),
+        "fused, n_mc=5, float32": _step_fn(m32, True, gen()),
+        "fused, n_mc=2, float32": _step_fn(m32, True, gen(), n_mc=2),
+    }
+    if args.compile:
+        variants["compiled, n_mc=5"] = _step_fn(m, "compile", gen())
+    t0 = time.perf_counter()
+    objs = {k: f() for k, f in variants.items()}  # the first call of "compiled" compiles
+    print(f"first calls (compilation included): {time.perf_counter() - t0:.1f} s", flush=True)
+    wall, cpu = {k: [] for k in variants}, {k: [] for k in variants}
+    for _ in range(3 if args.quick else 10):  # interleaved rounds: all see the same machine load
+        for k, f in variants.items():
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(5):
-                steps[f]()
+                f()
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
-            times[f].append((time.perf_counter() - t0) / 5 * 1e3)
-    med = {f: float(np.median(times[f])) for f in times}
-    return [(f"fly step, {'fused' if f else 'autograd'} marginals", f"{1e3 / med[f]:.1f}", "",
-             f"{med[f]:.1f} ms/step", f"objective {objs[f]:.6f}" + (f"; {med[False] / med[True]:.2f}x" if f else ""))
-            for f in (False, True)]
+            wall[k].append((time.perf_counter() - t0) / 5 * 1e3)
+            cpu[k].append((time.process_time() - c0) / 5 * 1e3)
+    base = float(np.median(cpu["fused, n_mc=5"]))
+    rows = []
+    for k in variants:
+        w, c = float(np.median(wall[k])), float(np.median(cpu[k]))
+        rows.append((f"fly step, {k}", f"{1e3 / w:.1f}", "", f"{w:.1f} ms wall, {c:.1f} ms CPU",
+                     f"objective {objs[k]:.3f}; CPU {base / c:.2f}x the fused n_mc=5"))
+    return rows
 
 
 def case_fitcmp(args):
@@ -152,6 +268,47 @@ def case_fitcmp(args):
     return rows
 
 
+FIT_OPTIONS = {  # name -> (dtype, n_mc_after_burnin)
+    "float64": (torch.float64, None), "float64, n_mc 2 after burn-in": (torch.float64, 2),
+    "float32": (torch.float32, None), "float32, n_mc 2 after burn-in": (torch.float32, 2),
+}
+
+
+def case_fitopts(args):
+    """Default T1 fits with each speed option, on the fly data and synthetic rings, seeds ``--seeds``.
+
+    Fly: error to the population-vector phase; synthetic (``make_manifold_recording("T1",
+    n_neurons=100, n_time=500, noise=0.1, seed=s)``, the accuracy goal's data): error to the true
+    latent. The ELBO is :meth:`MGPLVM.elbo` (``n_mc=20, seed=0``) of a float64 copy, so the options
+    are scored alike; CPU is this process's CPU time for the fit.
+    """
+    from neurolatent.datasets import load_fly_ellipsoid_body
+    from neurolatent.manifolds import align_latents
+
+    fly = load_fly_ellipsoid_body()["dff"].values.astype(float)
+    rows = []
+    for data in ("fly", "synthetic"):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            if data == "fly":
+                Y, truth = fly, np.angle((fly * np.exp(2j * np.pi * np.arange(16) / 16)).sum(1))[:, None]
+            else:
+                ds = make_manifold_recording("T1", n_neurons=100, n_time=500, noise=0.1, seed=seed)
+                Y, truth = ds["Y"].values, ds["latent"].values
+            for name in args.options.split(";"):
+                dtype, late = FIT_OPTIONS[name]
+                m = MGPLVM("T1", seed=seed, device=args.device, dtype=dtype)
+                t0, c0 = time.perf_counter(), time.process_time()
+                m.fit(Y, progress=False, n_mc_after_burnin=late)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                err = align_latents(m.latents()["mean"].values.astype(float), truth, "T1")[2]["median_error"]
+                elbo = m.double().elbo(n_mc=20, seed=0)
+                rows.append((f"{data} seed {seed}, {name}", f"{len(m.elbo_history) / wall:.1f}",
+                             str(len(m.elbo_history)), f"{wall:.1f} wall, {cpu:.1f} CPU",
+                             f"median err {np.degrees(err):.1f} deg, ELBO {elbo:.1f}"))
+                print(*rows[-1], sep="  ", flush=True)
+    return rows
+
+
 def case_syn10k(args):
     T, N = (2000, 50) if args.quick else (10_000, 200)
     ds = make_manifold_recording("T1", n_neurons=N, n_time=T, noise=0.2, seed=0, trajectory="iid")
@@ -164,31 +321,53 @@ def case_syn10k(args):
              f"latent err {err:.3f} rad")]
 
 
-def _mem_child(T, N, batch, device, dtype):
+def _mem_child(T, N, batch, device, dtype, steps):
+    """One minibatch fit in this (fresh) process: prints peak memory, set-up and per-step seconds as JSON."""
+    torch.set_num_threads(1)
     ds = make_manifold_recording("T1", n_neurons=N, n_time=T, noise=0.2, seed=0, trajectory="iid")
     Y = ds["Y"].values
     del ds
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the data and the imports
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    MGPLVM("T1", seed=0, device=device, dtype=getattr(torch, dtype)).fit(Y, max_steps=20, batch_size=batch,
-                                                                          progress=False)
-    dt = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time()
+    cpu_at = []  # CPU seconds after each step (the callback runs after every step)
+    m = MGPLVM("T1", seed=0, device=device, dtype=getattr(torch, dtype))
+    m.fit(Y, max_steps=steps, batch_size=batch, progress=False, early_stopping=False,
+          callback=lambda state: cpu_at.append(time.process_time()))
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    sec = np.asarray(m.history.seconds)
+    per_step = (sec[-1] - sec[0]) / max(len(sec) - 1, 1)  # steps 2.. (the first includes no set-up but warms up)
+    cpu_step = (cpu_at[-1] - cpu_at[0]) / max(len(cpu_at) - 1, 1)
     peak = (torch.cuda.max_memory_allocated() if device.startswith("cuda")
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    print(json.dumps({"peak_mb": peak / 2 ** 20, "seconds": dt}))
+    print(json.dumps({"peak_mb": peak / 2 ** 20, "data_mb": rss0 / 2 ** 20, "seconds": dt, "cpu": cpu,
+                      "setup": dt - sec[-1], "per_step": per_step, "cpu_step": cpu_step, "cpu_setup": cpu_at[0] - c0,
+                      "steps": len(sec)}))
 
 
 def case_mem(args):
-    T, N = (20_000, 50) if args.quick else (100_000, 200)
+    """Long recordings (T = 100,000 bins x N = 500 neurons): time minibatches, each fit in a fresh process.
+
+    Per batch size: peak RSS (``ru_maxrss``, which includes the data: Y in numpy and as a torch
+    tensor, 2 x 400 MB in float64), the RSS before the fit, the set-up (PCA initialisation,
+    inducing points, q(u)) and the seconds per step after it; an epoch (T / batch steps) is
+    extrapolated from the per-step time. Neuron minibatches are not an option of ``fit``: every
+    step uses all N neurons.
+    """
+    T, N = (20_000, 100) if args.quick else (100_000, 500)
     rows = []
-    for batch in ([250, 1000] if args.quick else [250, 500, 1000, 2000]):
-        cmd = [sys.executable, __file__, "--child", f"{T},{N},{batch}", "--device", args.device,
+    for batch in ([250, 1000] if args.quick else [int(b) for b in args.mem_batches.split(",")]):
+        cmd = [sys.executable, __file__, "--child", f"{T},{N},{batch},{args.mem_steps}", "--device", args.device,
                "--dtype", str(args.dtype).replace("torch.", "")]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         r = json.loads(out)
-        rows.append((f"synthetic {T}x{N} (batch {batch}), 20 steps", f"{20 / r['seconds']:.2f}", "20",
-                     f"{r['seconds']:.1f}", f"peak {r['peak_mb']:.0f} MB"))
+        epoch, epoch_cpu = r["per_step"] * T / batch, r["cpu_step"] * T / batch
+        rows.append((f"synthetic {T}x{N} (batch {batch}), {r['steps']} steps", f"{1 / r['per_step']:.2f}",
+                     str(r["steps"]), f"set-up {r['setup']:.0f} s ({r['cpu_setup']:.0f} CPU), "
+                     f"{r['per_step']:.2f} s/step ({r['cpu_step']:.2f} CPU)",
+                     f"epoch ~{epoch:.0f} s wall, ~{epoch_cpu:.0f} s CPU (extrapolated), peak RSS "
+                     f"{r['peak_mb']:.0f} MB (before the fit {r['data_mb']:.0f} MB)"))
     return rows
 
 
@@ -199,16 +378,24 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--cases", default="step,fly,syn10k,mem100k")
+    p.add_argument("--compile", action="store_true", help="step case: add the torch.compile'd marginals")
+    p.add_argument("--seeds", default="0,1,2", help="seeds of the fitopts case")
+    p.add_argument("--options", default=";".join(FIT_OPTIONS), help="';'-separated FIT_OPTIONS of the fitopts case")
+    p.add_argument("--mem-batches", default="250,1000", help="batch sizes of the mem100k case")
+    p.add_argument("--mem-steps", type=int, default=10, help="steps per mem100k fit")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the figures above)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
     if args.child:
-        T, N, b = (int(x) for x in args.child.split(","))
-        _mem_child(T, N, b, args.device, args.dtype)
+        T, N, b, steps = (int(x) for x in args.child.split(","))
+        _mem_child(T, N, b, args.device, args.dtype, steps)
         return
     args.dtype = getattr(torch, args.dtype)
     rows = []
     for case in args.cases.split(","):
-        cases = {"step": case_step, "fitcmp": case_fitcmp, "fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem}
+        cases = {"step": case_step, "fitcmp": case_fitcmp, "fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem,
+                 "fitopts": case_fitopts}
         new = cases[case](args)
         print(*new, sep="\n", flush=True)  # partial results as they come
         rows += new

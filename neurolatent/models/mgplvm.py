@@ -93,7 +93,10 @@ class MGPLVM(torch.nn.Module):
         or per neuron and coordinate of :math:`\\mathbb R^d`/:math:`T^d` factors (one per factor of
         spheres and SO(3)) (``"dim"``/``True``).
     device, dtype
-        Where the parameters live (``dtype=None``: float64). Never changes torch defaults.
+        Where the parameters live. ``dtype=None``: float64 on the CPU and float32 on CUDA (the
+        GPU's fast path; on the CPU float32 makes a step 1.4-1.8x faster but lost some accuracy on
+        synthetic rings, see ``benchmarks/mgplvm_speed.py``, so pass it explicitly there). Never
+        changes torch defaults.
     seed : int, optional
         Seeds the initialisation and the Monte-Carlo samples of :meth:`fit`.
     init_scale : float
@@ -157,7 +160,7 @@ class MGPLVM(torch.nn.Module):
         self.n_inducing = None if n_inducing is None else int(n_inducing)
         self.prior_name, self.kernel_name = str(prior), str(kernel)
         self._device0 = resolve_device(device)  # until parameters exist; then they decide (.to() etc.)
-        self._dtype0 = resolve_dtype(dtype)
+        self._dtype0 = resolve_dtype(dtype, torch.float32 if self._device0.type == "cuda" else torch.float64)
         self.seed = seed
         self.init_scale = float(init_scale)
         if init not in ("auto", "pca", "random"):
@@ -273,7 +276,7 @@ class MGPLVM(torch.nn.Module):
         """A = L_zz^{-1} K_zx for points g (K, B, amb) -> (K, N, M, B)."""
         return whitened_cross(self.kernel, self.Z, g, self._kzz_chol() if Lz is None else Lz)
 
-    _fused_marginals = True  # the custom-autograd RBF marginals (False: plain autograd, for benchmarks)
+    _fused_marginals = True  # custom-autograd RBF marginals; False: plain autograd; "compile": torch.compile
 
     def _marginals(self, g: torch.Tensor, neurons=None):
         """Mean and variance of f_n(g) under q(u): g (K, B, amb) -> two (K, B, N_sel) tensors."""
@@ -325,7 +328,8 @@ class MGPLVM(torch.nn.Module):
     # ----------------------------------------------------------------------------- fit --
     def fit(self, Y, *, max_steps: int = 1000, lr: float = 0.02, batch_size: int | None = None,
             n_mc: int = 5, burnin: int | None = None, progress: bool = True, callback=None, checkpoint=None,
-            early_stopping: EarlyStopping | bool | None = True, warm_start: bool = False, n_restarts: int = 1):
+            early_stopping: EarlyStopping | bool | None = True, warm_start: bool = False, n_restarts: int = 1,
+            n_mc_after_burnin: int | None = None, compile_marginals: bool = False):
         """Maximise the ELBO over all variational and model parameters.
 
         Parameters
@@ -347,6 +351,18 @@ class MGPLVM(torch.nn.Module):
             of the batch are updated (lazy row-sparse Adam).
         n_mc : int
             Latent Monte-Carlo samples per step.
+        n_mc_after_burnin : int, optional
+            Latent Monte-Carlo samples per step after the burn-in (default: ``n_mc``). Each
+            step's cost is nearly proportional to the samples and the estimate stays unbiased,
+            but the noisier gradients end lower: with 2 the default fly fit's steps were 2.2x
+            cheaper and its final ELBO 15-22 nats (0.6-0.9 %) lower on three seeds
+            (``benchmarks/mgplvm_speed.py``).
+        compile_marginals : bool
+            Evaluate the RBF tuning-curve marginals with ``torch.compile`` during the fit
+            (``neurolatent.models._sparse_gp.rbf_marginal_moments_compiled``): the same
+            formulas after a one-off compilation of 20 s or more; slower per step than the
+            default custom-autograd marginals on the 16 x 500 fly data, so meant for large
+            (n_mc, neurons, inducing, batch) sizes; needs a C++ compiler on the CPU.
         burnin : int, optional
             Steps during which the latent posterior scales stay at ``init_scale``. The default is
             ``min(100, max_steps // 2)``, so that a short fit still learns the posterior spread;
@@ -385,8 +401,9 @@ class MGPLVM(torch.nn.Module):
             raise ValueError("n_restarts > 1 starts every restart afresh, so it cannot be combined with "
                              "warm_start=True or checkpoint=; fit once with n_restarts, then continue with "
                              "warm_start=True")
-        kw = dict(max_steps=max_steps, lr=lr, batch_size=batch_size, n_mc=n_mc, burnin=burnin, progress=progress,
-                  callback=callback, checkpoint=checkpoint, early_stopping=early_stopping, warm_start=warm_start)
+        kw = dict(max_steps=max_steps, lr=lr, batch_size=batch_size, n_mc=n_mc, n_mc_after_burnin=n_mc_after_burnin,
+                  compile_marginals=compile_marginals, burnin=burnin, progress=progress, callback=callback,
+                  checkpoint=checkpoint, early_stopping=early_stopping, warm_start=warm_start)
         if n_restarts == 1:
             return self._fit_once(Y, seed=self.seed, **kw)
         best, scores = None, []
@@ -404,8 +421,8 @@ class MGPLVM(torch.nn.Module):
         self.restart_elbos_, self.best_restart_ = [float(x) for x in scores], int(r)
         return self
 
-    def _fit_once(self, Y, *, seed, max_steps, lr, batch_size, n_mc, burnin, progress, callback, checkpoint,
-                  early_stopping, warm_start):
+    def _fit_once(self, Y, *, seed, max_steps, lr, batch_size, n_mc, n_mc_after_burnin, compile_marginals, burnin,
+                  progress, callback, checkpoint, early_stopping, warm_start):
         rec = as_recording(Y)
         arr, time, neurons = rec.Y, rec.time, rec.neurons
         lik_probe = get_likelihood(self.likelihood_name, arr.shape[1])
@@ -453,14 +470,19 @@ class MGPLVM(torch.nn.Module):
         optimiser = self._optimiser(params, lr, minibatch=B < T)
         rows = {"idx": None}  # time bins touched by the current step (None: all)
 
+        n_late = int(n_mc if n_mc_after_burnin is None else n_mc_after_burnin)
+        if min(int(n_mc), n_late) < 1:
+            raise ValueError(f"n_mc and n_mc_after_burnin must be >= 1, got {n_mc!r} and {n_mc_after_burnin!r}")
+
         def step_fn(step):
             self.latent.freeze_scale = step <= burnin
+            k = int(n_mc) if step <= burnin else n_late
             if self.bound == "collapsed":
-                b, lat, _ = self._collapsed_terms(Yt, n_mc, gen)
+                b, lat, _ = self._collapsed_terms(Yt, k, gen)
                 elbo = b + lat
                 return elbo, float(elbo.detach())
             idx = all_idx if B == T else torch.randperm(T, generator=gen, device=self.device_)[:B]
-            ell, lat = self._elbo_parts(Yt, idx, n_mc, gen)
+            ell, lat = self._elbo_parts(Yt, idx, k, gen)
             kl = self._kl_u()
             elbo = scale * (ell + lat) - kl
             if B < T:  # the latent rows this step's objective depends on (a prior without
@@ -474,10 +496,15 @@ class MGPLVM(torch.nn.Module):
             self.latent.project_(rows["idx"])
             self.Z.copy_(self.manifold.projection(self.Z))
 
-        run_optimisation(step_fn, self, params, max_steps=max_steps, lr=lr, progress=progress,
-                         callback=callback, checkpoint=checkpoint, early_stopping=es, history=self.history,
-                         model=self, post_step=post_step, desc=f"mGPLVM {self.manifold.name}",
-                         optimiser=optimiser, generators={"mc": gen})
+        fused = self._fused_marginals
+        self._fused_marginals = "compile" if compile_marginals else fused
+        try:
+            run_optimisation(step_fn, self, params, max_steps=max_steps, lr=lr, progress=progress,
+                             callback=callback, checkpoint=checkpoint, early_stopping=es, history=self.history,
+                             model=self, post_step=post_step, desc=f"mGPLVM {self.manifold.name}",
+                             optimiser=optimiser, generators={"mc": gen})
+        finally:
+            self._fused_marginals = fused
         self.latent.freeze_scale = False
         if self.bound == "collapsed":  # explicit optimal q(u) under q(g), for predictions
             with torch.no_grad():

@@ -51,3 +51,32 @@ def test_fused_marginals_match_autograd_path(neurons):
     for name, ref in out[False][3].items():
         scale = float(ref.abs().max()) + 1e-12
         assert float((out[True][3][name] - ref).abs().max()) / scale < 1e-7, name
+
+
+@pytest.mark.slow  # torch.compile generates and compiles C++ on first use (20 s to minutes)
+def test_compiled_moments_and_fit_match_the_fused_path():
+    from neurolatent.models._sparse_gp import rbf_marginal_moments_compiled
+
+    gen = torch.Generator().manual_seed(0)
+    K, N, M, B = 3, 4, 5, 7
+    sq = (torch.rand(K, M, B, generator=gen, dtype=F64) * 3).requires_grad_()
+    inv_l2 = (torch.rand(N, generator=gen, dtype=F64) + 0.5).requires_grad_()
+    alpha = torch.randn(N, M, generator=gen, dtype=F64).requires_grad_()
+    A = torch.randn(N, M, M, generator=gen, dtype=F64)
+    Q = (A + A.transpose(-1, -2)).requires_grad_()
+    w_mean, w_quad = torch.randn(K, N, B, generator=gen, dtype=F64), torch.randn(K, N, B, generator=gen, dtype=F64)
+    out = []
+    for fn in (rbf_marginal_moments, rbf_marginal_moments_compiled):
+        mean, quad = fn(sq, inv_l2, alpha, Q)
+        grads = torch.autograd.grad((mean * w_mean).sum() + (quad * w_quad).sum(), (sq, inv_l2, alpha, Q))
+        out.append((mean, quad) + grads)
+    # the same formulas summed in another order (float64, entries O(1-10)): round-off only
+    for a, b in zip(*out):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-10)
+    # the fit option: same steps, same samples, so the ELBO history agrees to round-off
+    ds = make_manifold_recording("T1", n_neurons=6, n_time=40, noise=0.1, seed=0)
+    kw = dict(max_steps=4, burnin=2, progress=False, early_stopping=False)
+    a = MGPLVM("T1", seed=0, n_inducing=6).fit(ds["Y"], **kw)
+    b = MGPLVM("T1", seed=0, n_inducing=6).fit(ds["Y"], compile_marginals=True, **kw)
+    np.testing.assert_allclose(b.history.elbo, a.history.elbo, rtol=1e-9)  # round-off, grown over 4 Adam steps
+    assert b._fused_marginals is True  # the option applies to that fit only
