@@ -62,6 +62,9 @@ def summarize(ds: xr.Dataset) -> str:
         lines.append(f"neurons:      {txt}")
     vars_txt = ", ".join(f"{k} ({', '.join(map(str, v.dims))}) {v.dtype}" for k, v in ds.data_vars.items())
     lines.append(f"data vars:    {vars_txt or '-'}")
+    if "trial" in ds.dims and "n_bins" in ds.coords:  # a joint fit of trials (fit.nc)
+        per = [f"{t} ({int(n)} bins)" for t, n in zip(np.asarray(ds["trial"].values).tolist(), ds["n_bins"].values)]
+        lines.append(f"trials:       {ds.sizes['trial']}: {', '.join(per)}")
     if "neurolatent_version" in a and "manifolds" in a:
         lines += _fit_lines(a)
     lines += _nonfinite_lines(ds)
@@ -94,6 +97,11 @@ def _nonfinite_lines(ds: xr.Dataset) -> list[str]:
         if not np.issubdtype(v.dtype, np.number):
             continue
         bad = ~np.isfinite(np.asarray(v.values))
+        if "trial_time" in ds.coords and set(ds["trial_time"].dims) <= set(v.dims):  # NaN past a trial's end is padding
+            pad = ~np.isfinite(np.asarray(ds["trial_time"].transpose(*[d for d in v.dims
+                                                                       if d in ds["trial_time"].dims]).values))
+            pad = np.expand_dims(pad, tuple(i for i, d in enumerate(v.dims) if d not in ds["trial_time"].dims))
+            bad = bad & ~pad
         if not bad.any():
             continue
         if "time" in v.dims and v.ndim > 1:
