@@ -16,7 +16,8 @@ import xarray as xr
 
 from .manifolds import Euclid, align_latents
 
-__all__ = ["is_trials", "trial_labels", "check_same_neurons", "trial_data", "trial_latents", "reference_errors"]
+__all__ = ["is_trials", "trial_labels", "check_same_neurons", "trial_data", "trial_latents", "trial_reference",
+           "reference_errors"]
 
 
 def is_trials(source) -> bool:
@@ -90,48 +91,71 @@ def trial_latents(lat: xr.Dataset, k: int) -> xr.Dataset:
     return one
 
 
-def reference_errors(dss: list[xr.Dataset], lat: xr.Dataset, manifold, reference_fn) -> tuple[xr.Dataset, list]:
-    """Per-trial reference error of the fitted latent, and each trial's aligned reference (or ``None``).
+#: Variables that, when a trial carries them, are its reference: a synthetic recording's true latent
+#: and the animal's heading (as in the single-recording figures).
+REFERENCES = ("latent", "heading")
 
-    Each trial's reference (``reference_fn(ds, latents, manifold)``, e.g. the heading aligned by
-    :func:`~neurolatent.manifolds.align_latents`) is aligned to that trial's posterior mean on its
-    own, so that a different offset between the latent and the reference in each trial (a drifting
-    compass) is not counted as error. The error of trial ``k`` is the median over its bins of the
-    geodesic distance :math:`d(\\hat g_t, R_k\\,\\mathrm{ref}_t)` (radians on tori and spheres).
+
+def trial_reference(ds: xr.Dataset, n_time: int, n_coord: int) -> tuple[np.ndarray | None, str]:
+    """The first of :data:`REFERENCES` in ``ds`` laid out as (time, coord) with ``n_time`` bins, or ``None``.
+
+    Bins where the reference is missing (NaN, e.g. heading outside the behaviour recording) stay
+    NaN; a reference with fewer than 3 finite bins is not used.
+    """
+    for name in REFERENCES:
+        if name not in ds or ds[name].dims[:1] != ("time",) or ds[name].sizes["time"] != n_time:
+            continue
+        ref = np.asarray(ds[name].values, dtype=float).reshape(n_time, -1)
+        if ref.shape[1] == n_coord and np.isfinite(ref).all(1).sum() >= 3:
+            return ref, name
+    return None, ""
+
+
+def reference_errors(dss: list[xr.Dataset], lat: xr.Dataset, manifold) -> tuple[xr.Dataset, list]:
+    r"""Per-trial reference error of the fitted latent, and each trial's aligned reference (or ``None``).
+
+    Each trial's reference (:func:`trial_reference`) is aligned to that trial's posterior mean by
+    its own best isometry (:func:`~neurolatent.manifolds.align_latents`, on the bins where the
+    reference is finite), so that a different offset between the latent and the reference in each
+    trial (a drifting compass) is not counted as error. The error of trial ``k`` is the median
+    over those bins of the geodesic distance :math:`d(\hat g_t, R_k\,\mathrm{ref}_t)` (radians on
+    tori and spheres), and its root mean square.
 
     Returns
     -------
     errors : xarray.Dataset
         ``median_error`` and ``rmse`` (trial,) (``reference_median_error_<m>`` and
-        ``reference_rmse_<m>`` in ``fit.nc``), NaN for trials without a
-        usable reference; the attribute ``reference`` names the variable used.
+        ``reference_rmse_<m>`` in ``fit.nc``), NaN for trials without a usable reference; the
+        attribute ``reference`` names the variables used.
     aligned : list
-        Per trial, the aligned reference (time, coord) or ``None``.
+        Per trial, the aligned reference (time, coord), NaN where it is missing, or ``None``.
     """
     med, rmse, aligned, names = [], [], [], set()
     for k, ds in enumerate(dss):
-        one = trial_latents(lat, k)
-        ref, name = reference_fn(ds, one, manifold)
-        aligned.append(ref)
+        mean = trial_latents(lat, k)["mean"].values
+        ref, name = trial_reference(ds, mean.shape[0], mean.shape[1])
         if ref is None:
+            aligned.append(None)
             med.append(np.nan)
             rmse.append(np.nan)
             continue
         names.add(name)
-        _, err, _ = align_latents(ref, one["mean"].values, manifold)
+        ok = np.isfinite(ref).all(1)
+        moved, err, _ = align_latents(ref[ok], mean[ok], manifold)
+        full = np.full(ref.shape, np.nan)
+        full[ok] = np.asarray(moved).reshape(int(ok.sum()), -1)
+        aligned.append(full)
         err = np.asarray(err, dtype=float)
         med.append(float(np.median(err)))
         rmse.append(float(np.sqrt(np.mean(err ** 2))))
     units = "1" if isinstance(manifold, Euclid) else "rad"
     ref_name = ", ".join(sorted(names)) or "none"
-    coords = {"trial": lat["trial"].values}
-    what = (f"the latent on {manifold.name} and the recording's {ref_name}, each trial aligned by its own best "
-            "isometry")
+    what = (f"the posterior mean on {manifold.name} and the recording's {ref_name}, each trial aligned by its own "
+            "best isometry")
     out = xr.Dataset({
         "median_error": ("trial", np.asarray(med),
-                                   {"long_name": f"median over bins of the geodesic distance between {what}",
-                                    "units": units}),
+                         {"long_name": f"median over bins of the geodesic distance between {what}", "units": units}),
         "rmse": ("trial", np.asarray(rmse),
-                           {"long_name": f"root mean square geodesic distance between {what}", "units": units}),
-    }, coords=coords, attrs={"reference": ref_name})
+                 {"long_name": f"root mean square geodesic distance between {what}", "units": units}),
+    }, coords={"trial": lat["trial"].values}, attrs={"reference": ref_name})
     return out, aligned

@@ -118,6 +118,7 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
         dff=args.dff,
         bin_s=args.bin_s,
         zscore=args.zscore,
+        variable=getattr(args, "variable", None),
         max_steps=args.max_steps,
         early_stopping=_early_stopping(args),
         seed=args.seed,

@@ -181,8 +181,12 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
 
     Parameters
     ----------
-    ds_or_path : str, Path, xarray.Dataset or DataArray
-        Anything :func:`neurolatent.io.read` reads, or an in-memory recording.
+    ds_or_path : str, Path, xarray.Dataset or DataArray, or a list or dict of them
+        Anything :func:`neurolatent.io.read` reads, or an in-memory recording. Several recordings
+        of the same neurons (a list, or a dict ``{label: recording}``) are fitted jointly as
+        trials: shared tuning curves, one latent path per trial (:meth:`MGPLVM.fit` with a dict).
+        A trial's label is its dict key, else its file stem, else its position (``"0"``, ...).
+        Each recording is preprocessed on its own.
     manifolds : str or list of str
         One spec (``"T1"``) or several (then a cross-validated comparison is run too).
     likelihood : {"gaussian", "poisson", "negbinom"}
@@ -218,7 +222,8 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     -------
     dict
         ``{"fit": out_dir/fit.nc, "model_<m>": .pt, "latents_<m>": .png, "tuning_<m>": .png,
-        "elbo_<m>": .png, "cv": .png (several manifolds)}``.
+        "elbo_<m>": .png, "cv": .png (several manifolds)}``; with trials ``"latents_<m>_<label>"``
+        (one figure per trial) replaces ``"latents_<m>"``.
 
     Raises
     ------
@@ -233,7 +238,16 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     ``latent_upper_m`` where defined, ``tuning_mean_m`` / ``tuning_std_m`` (neuron, grid dims
     suffixed with ``_m``), ``elbo_m`` (step_m; attributes ``stop_step``, ``stop_reason``,
     ``converged``); and with several manifolds ``cv_log_likelihood``, ``cv_mse`` and ``cv_elbo``
-    (manifold, fold). Every variable and coordinate has CF ``units`` and ``long_name``; the
+    (manifold, fold).
+
+    With trials, ``Y`` and the latents get a leading ``trial`` dim, (trial, time, ...), shorter
+    trials NaN-padded at their end, with the coordinates ``n_bins`` (trial) and ``trial_time``
+    (trial, time) of :meth:`MGPLVM.latents` (``time`` is the shared clock or, when the trials'
+    clocks differ, the bin index); tuning curves and ELBO are shared. Where the trials carry a
+    reference (``latent`` or ``heading``), ``reference_median_error_m`` and ``reference_rmse_m``
+    (trial) hold its geodesic error after each trial's own best alignment; cross-validation splits
+    every trial's bins into the folds. The attributes ``trials`` and ``trial_sources`` list the
+    labels and where each trial came from. Every variable and coordinate has CF ``units`` and ``long_name``; the
     global attributes record the source, the frame rate ``fs``, the package version, the date and
     every option. Read it with ``xarray.open_dataset(path, engine="h5netcdf")`` or
     ``neurolatent info fit.nc``.
@@ -247,6 +261,13 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     >>> paths = fit_recording(ds, "T1", out_dir=tempfile.mkdtemp(), max_steps=5, progress=False)
     >>> sorted(paths)[:2]
     ['elbo_T1', 'fit']
+
+    Two trials of the same neurons, fitted jointly:
+
+    >>> other = make_manifold_recording("T1", n_neurons=6, n_time=30, seed=1)
+    >>> paths = fit_recording({"a": ds, "b": other}, "T1", out_dir=tempfile.mkdtemp(), max_steps=5, progress=False)
+    >>> sorted(p for p in paths if p.startswith("latents"))
+    ['latents_T1_a', 'latents_T1_b']
     """
     specs = [manifolds] if isinstance(manifolds, str) else list(manifolds)
     names = _check_options(specs, likelihood=likelihood, max_steps=max_steps, lr=lr, folds=folds, cv_steps=cv_steps,
@@ -335,7 +356,7 @@ def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, tri
         if trials:
             if name == names[0]:
                 parts.insert(0, annotate_data(trial_data(Yc, lat).to_dataset(), y_units))
-            errs, refs = reference_errors(trials["datasets"], lat, model.manifold, _reference)
+            errs, refs = reference_errors(trials["datasets"], lat, model.manifold)
             parts.append(_suffixed(errs, name, "reference"))
             for k, (lab, ref) in enumerate(zip(trials["labels"], refs)):
                 fig = plot_latents(trial_latents(lat, k), reference=ref, reference_label=f"{errs.attrs['reference']} "

@@ -167,3 +167,40 @@ def test_argument_errors_import_no_torch(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code.replace("'x/a.nc', 'y/a.nc'", "'a.nc', '--dataset', 'demo-ring'")],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2 and "either a recording path or --dataset" in proc.stderr
+
+
+@pytest.mark.slow
+def test_turner_evans_two_trials_through_the_cli(shared_data, tmp_path, capsys):
+    """The light and dark trials of Turner-Evans et al. (2017), E-PG channel, fitted jointly by the CLI.
+
+    The ``.mat`` files have no standard layout, so they are read with their loader and written to
+    netCDF in ``tmp_path`` first (as a user would with ``neurolatent.io.write_netcdf``). 40 steps
+    are far from convergence: the test checks the pipeline (trial layout, per-trial heading error
+    finite and within [0, pi], figures), not the fit's quality (tests/models/test_turner_evans_trials.py).
+    Measured (seed 0, 40 steps, z-scored RROIaveMax, 750 bins per trial): about 6 s on a shared 2-core machine.
+    """
+    from neurolatent.datasets import read_turner_evans_2017
+
+    files = sorted((shared_data / "turner_evans_2017").glob("*.mat"))
+    if len(files) < 2:
+        pytest.skip("the two turner_evans_2017 trial files are absent")
+    paths = []
+    for f in files:
+        p = tmp_path / ("dark.nc" if "_Dark_" in f.name else "light.nc")
+        io.write_netcdf(read_turner_evans_2017(f), p)
+        paths.append(str(p))
+    out = tmp_path / "res"
+    assert main(["fit", *paths, "--variable", "RROIaveMax", "--zscore", "--max-steps", "40", "--out", str(out),
+                 "--quiet"]) == 0
+    fit = _open(out / "fit.nc")
+    assert sorted(fit["trial"].values.tolist()) == ["dark", "light"]
+    assert fit["n_bins"].values.tolist() == [750, 750] and fit.sizes["neuron"] == 16
+    assert fit["time"].attrs["units"] == "1"  # the trials start at different times on the behaviour clock
+    err = fit["reference_median_error_T1"].values
+    print("median heading error per trial (rad):", dict(zip(fit["trial"].values.tolist(), err.round(3))))
+    assert np.all(np.isfinite(err)) and np.all((err >= 0) & (err <= np.pi))  # heading present in both trials
+    for lab in ("light", "dark"):
+        assert (out / f"latents_T1_{lab}.png").exists()
+    assert main(["info", str(out / "fit.nc")]) == 0
+    order = ", ".join(f"{Path(p).stem} (750 bins)" for p in paths)  # the trials in the order given
+    assert f"trials:       2: {order}" in capsys.readouterr().out

@@ -41,7 +41,10 @@ def summarize(ds: xr.Dataset) -> str:
     a = ds.attrs
     dims = ", ".join(f"{k}: {v}" for k, v in ds.sizes.items())
     lines = [f"source:       {a.get('source', '?')}", f"path:         {a.get('source_path', '-')}", f"dims:         {dims}"]
-    if "time" in ds.coords and ds.sizes.get("time", 0) > 0:
+    if "time" in ds.coords and ds.sizes.get("time", 0) > 0 and ds["time"].attrs.get("units") == "1":
+        lines.append(f"duration:     {ds.sizes['time']} bins (time is the bin index: the trials have their own "
+                     "clocks, see trial_time)")
+    elif "time" in ds.coords and ds.sizes.get("time", 0) > 0:
         t = np.asarray(ds["time"].values, dtype=np.float64)
         lines.append(f"duration:     {t[-1] - t[0]:.4g} s ({t[0]:.4g} to {t[-1]:.4g} s)")
     fs = a.get("fs")
