@@ -92,6 +92,8 @@ def _fit_args(p: argparse.ArgumentParser, *, max_steps: int) -> None:
     g.add_argument("--dff", action="store_true", help="compute dF/F (60 s baseline window; needs a true --fs)")
     g.add_argument("--bin-s", type=_positive(float), default=None, help="average frames into bins of this many seconds")
     g.add_argument("--zscore", action="store_true", help="z-score each neuron")
+    g.add_argument("--variable", default=None, metavar="NAME",
+                   help="the (time, neuron) variable to model (default: the first of Y, dff, spikes, counts, F)")
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--likelihood", default="gaussian", choices=["gaussian", "poisson", "negbinom"],
                    help="observation model")
