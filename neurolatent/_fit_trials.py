@@ -49,6 +49,9 @@ def trial_labels(source) -> tuple[list[str], list, list[str]]:
     descs = [_describe(x) for x in items]
     seen: dict[str, str] = {}
     for lab, desc in zip(labels, descs):
+        if not lab or "/" in lab or "\\" in lab or lab in (".", ".."):
+            raise ValueError(f"trial label {lab!r} (of {desc}) cannot name the trial's figure file; use labels "
+                             "without slashes, e.g. {'light': ..., 'dark': ...}")
         if lab in seen:
             raise ValueError(f"two recordings have the trial label {lab!r} ({seen[lab]} and {desc}); trials are "
                              "labelled by file stem, so rename one file, or pass a dict {label: path}")

@@ -147,6 +147,8 @@ def test_bad_trial_inputs(tmp_path, two_trials):
     (other / "light.nc").write_bytes(light.read_bytes())
     with pytest.raises(ValueError, match="trial label 'light'"):
         fit_recording([light, other / "light.nc"], out_dir=tmp_path / "r", max_steps=2, progress=False)
+    with pytest.raises(ValueError, match="cannot name the trial's figure file"):
+        fit_recording({"a/b": light, "c": light}, out_dir=tmp_path / "r", max_steps=2, progress=False)
     with pytest.raises(ValueError, match="empty list"):
         fit_recording([], out_dir=tmp_path / "r", max_steps=2, progress=False)
     with pytest.raises(ValueError, match="too few"):  # folds checked on every trial before any fit
