@@ -373,7 +373,8 @@ def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, tri
     cv_attrs = {}
     if len(specs) > 1:
         cv_kw = {} if cv_steps is None else {"max_steps": int(cv_steps), "infer_steps": int(cv_steps)}
-        cv = compare_manifolds(Yc if trials else Y, specs, folds=folds, seed=0 if seed is None else seed, likelihood=likelihood,
+        cv = compare_manifolds(Yc if trials else Y, specs, folds=folds, seed=0 if seed is None else seed,
+                               likelihood=likelihood,
                                lr=lr, progress=progress, client=client, early_stopping=early_stopping,
                                model_kwargs={"n_inducing": n_inducing, "prior": prior, "device": device}, **cv_kw)
         cv_attrs = {"cv_folds": int(folds), "cv_max_steps": int(cv.attrs["max_steps"]),
