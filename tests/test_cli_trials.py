@@ -200,7 +200,7 @@ def test_turner_evans_two_trials_through_the_cli(shared_data, tmp_path, capsys):
     netCDF in ``tmp_path`` first (as a user would with ``neurolatent.io.write_netcdf``). 40 steps
     are far from convergence: the test checks the pipeline (trial layout, per-trial heading error
     finite and within [0, pi], figures), not the fit's quality (tests/models/test_turner_evans_trials.py).
-    Measured (seed 0, 40 steps, z-scored RROIaveMax, 750 bins per trial): about 6 s on a shared 2-core machine.
+    Measured (seed 0, 40 steps, z-scored RROIaveMax, 750 bins per trial): about 3 s on a shared 2-core machine.
     """
     from neurolatent.datasets import read_turner_evans_2017
 
