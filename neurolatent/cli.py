@@ -8,9 +8,11 @@ parsed and checked, it calls :func:`run`, which dispatches to the commands here.
     Summarise a recording (any format :func:`neurolatent.io.read` reads) or a ``fit.nc``.
 ``neurolatent convert <recording> <out.nc>``
     Read a recording and write it as netCDF (atomically).
-``neurolatent fit <recording> | --dataset NAME --manifold T1 [--manifold R1 ...] --out results/``
+``neurolatent fit <recording> [<recording> ...] | --dataset NAME --manifold T1 [--manifold R1 ...] --out results/``
     Fit mGPLVMs (early stopping by default; ``--max-steps`` is an upper bound), cross-validate
-    when several manifolds are given, write ``fit.nc`` and figures. Ctrl-C stops at a step
+    when several manifolds are given, write ``fit.nc`` and figures. Several recordings of the same
+    neurons are fitted jointly as trials (label = file stem): ``fit.nc`` gets a ``trial`` dim and
+    there is one latent figure per trial. Ctrl-C stops at a step
     boundary, keeps a checkpoint in ``--out`` and exits with status 130; ``--resume`` continues.
 ``neurolatent demo``
     Fit a ring (T1) to the small sample shipped in ``data/`` and write the figures.
@@ -116,6 +118,7 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
         dff=args.dff,
         bin_s=args.bin_s,
         zscore=args.zscore,
+        variable=getattr(args, "variable", None),
         max_steps=args.max_steps,
         early_stopping=_early_stopping(args),
         seed=args.seed,
@@ -154,9 +157,33 @@ def _fit(source, manifolds, args: argparse.Namespace, **extra) -> int:
     return 0
 
 
+def _read_trials(args: argparse.Namespace) -> tuple[dict, bool]:
+    """Every recording of ``args.recordings`` as ``{file stem: Dataset}``, checked to share their neurons."""
+    from neurolatent_cli import _stem
+
+    trials, placeholder, counts = {}, False, {}
+    for path in args.recordings:
+        one = argparse.Namespace(**{**vars(args), "recording": path})
+        ds, ph = _read_source(one, "fit")
+        if ds.attrs.get("source_path", "-") in ("-", ""):  # e.g. a netCDF whose recording was made in memory
+            ds = ds.assign_attrs(source_path=str(path))
+        trials[_stem(path)] = ds
+        placeholder |= ph
+        counts[path] = int(ds.sizes.get("neuron", 0))
+    if len(set(counts.values())) > 1:
+        listing = ", ".join(f"{p} has {n}" for p, n in counts.items())
+        raise CLIError(f"the recordings have different neuron counts ({listing}); trials share their tuning curves, "
+                       "so every file must hold the same neurons (fit them one at a time, or use --cells-only only "
+                       "when it keeps the same ROIs in each)")
+    return trials, placeholder
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     manifolds = args.manifold or ["T1"]
-    ds, placeholder = _read_source(args, "fit")
+    if len(getattr(args, "recordings", None) or []) > 1:
+        ds, placeholder = _read_trials(args)
+    else:
+        ds, placeholder = _read_source(args, "fit")
     if args.dff and placeholder:
         raise CLIError("--dff needs the true frame rate (its baseline window is 60 s), and this recording stores a "
                        "placeholder; pass the imaging rate with --fs, e.g. --fs 30")

@@ -120,4 +120,27 @@ def annotate_data(ds: xr.Dataset, y_units: str) -> xr.Dataset:
                          units=y_units)
     ds["time"].attrs.update(standard_name="time", long_name="time since the start of the recording", units="s")
     ds["neuron"].attrs.update(long_name="neuron (ROI) label", units="1")
+    if "trial" in ds.dims:
+        _annotate_trials(ds)
     return ds
+
+
+def _annotate_trials(ds: xr.Dataset) -> None:
+    """``trial``, ``n_bins`` and ``trial_time`` of a joint fit; ``time`` is a clock only when shared.
+
+    ``MGPLVM.latents()`` indexes ``time`` by the longest trial's time stamps when every trial's
+    stamps are a prefix of them, else by the bin index (then dimensionless).
+    """
+    ds["Y"].attrs["long_name"] += "; one row per trial, NaN past a trial's end"
+    ds["trial"].attrs.update(long_name="trial (one recording of the joint fit; label = file stem)", units="1")
+    ds["n_bins"].attrs.update(long_name="time bins in each trial", units="1")
+    ds["trial_time"].attrs.update(long_name="time stamp of each bin on its own trial's clock (NaN past its end)",
+                                  units="s")
+    stamps, n = np.asarray(ds["trial_time"].values, dtype=float), np.asarray(ds["n_bins"].values)
+    longest = stamps[int(np.argmax(n)), :int(n.max())]
+    if np.array_equal(np.asarray(ds["time"].values, dtype=float)[:longest.size], longest):
+        ds["time"].attrs.update(long_name="time since the start of each trial (the trials share this clock)")
+    else:
+        ds["time"].attrs.update(standard_name="", long_name="bin index within each trial (the trials' clocks differ; "
+                                "see trial_time)", units="1")
+        del ds["time"].attrs["standard_name"]

@@ -17,10 +17,12 @@ import xarray as xr
 from . import preprocessing
 from ._utils import atomic_path, resolve_device
 from ._version import __version__
+from ._fit_trials import (check_same_neurons, is_trials, reference_errors, trial_data, trial_labels,
+                          trial_latents)
 from .fit_metadata import annotate_cv, annotate_data, annotate_elbo, annotate_latents, annotate_tuning
 from .inference import Checkpoint, EarlyStopping
 from .manifolds import align_latents
-from .models.crossval import compare_manifolds, cv_splits
+from .models.crossval import compare_manifolds, cv_splits, trial_cv_splits
 from .models.mgplvm import MGPLVM
 from .plotting.mgplvm import plot_cv, plot_elbo, plot_latents, plot_tuning_curves
 
@@ -93,13 +95,17 @@ def _load(ds_or_path, *, dff: bool, bin_s, zscore: bool, variable) -> tuple[xr.D
     return ds, da.astype(float)
 
 
+#: Dims and coordinates every manifold's results share in ``fit.nc`` (the trial layout included).
+_SHARED_DIMS = ("time", "neuron", "trial")
+_SHARED_COORDS = _SHARED_DIMS + ("trial_time", "n_bins")
+
+
 def _suffixed(ds: xr.Dataset, m: str, prefix: str) -> xr.Dataset:
     """Rename variables to ``{prefix}_{var}_{m}`` and every non-shared dim to ``{dim}_{m}``."""
-    shared = {"time", "neuron"}
-    dims = {d: f"{d}_{m}" for d in ds.dims if d not in shared}
+    dims = {d: f"{d}_{m}" for d in ds.dims if d not in _SHARED_DIMS}
     out = ds.rename({v: f"{prefix}_{v}_{m}" for v in ds.data_vars})
     out = out.rename({d: n for d, n in dims.items()})
-    extra = {c: f"{c}_{m}" for c in out.coords if c not in shared and c not in dims.values()}
+    extra = {c: f"{c}_{m}" for c in out.coords if c not in _SHARED_COORDS and c not in dims.values()}
     out = out.rename(extra)
     out.attrs = {}
     return out
@@ -175,8 +181,12 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
 
     Parameters
     ----------
-    ds_or_path : str, Path, xarray.Dataset or DataArray
-        Anything :func:`neurolatent.io.read` reads, or an in-memory recording.
+    ds_or_path : str, Path, xarray.Dataset or DataArray, or a list or dict of them
+        Anything :func:`neurolatent.io.read` reads, or an in-memory recording. Several recordings
+        of the same neurons (a list, or a dict ``{label: recording}``) are fitted jointly as
+        trials: shared tuning curves, one latent path per trial (:meth:`MGPLVM.fit` with a dict).
+        A trial's label is its dict key, else its file stem, else its position (``"0"``, ...).
+        Each recording is preprocessed on its own.
     manifolds : str or list of str
         One spec (``"T1"``) or several (then a cross-validated comparison is run too).
     likelihood : {"gaussian", "poisson", "negbinom"}
@@ -212,7 +222,8 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     -------
     dict
         ``{"fit": out_dir/fit.nc, "model_<m>": .pt, "latents_<m>": .png, "tuning_<m>": .png,
-        "elbo_<m>": .png, "cv": .png (several manifolds)}``.
+        "elbo_<m>": .png, "cv": .png (several manifolds)}``; with trials ``"latents_<m>_<label>"``
+        (one figure per trial) replaces ``"latents_<m>"``.
 
     Raises
     ------
@@ -227,7 +238,16 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     ``latent_upper_m`` where defined, ``tuning_mean_m`` / ``tuning_std_m`` (neuron, grid dims
     suffixed with ``_m``), ``elbo_m`` (step_m; attributes ``stop_step``, ``stop_reason``,
     ``converged``); and with several manifolds ``cv_log_likelihood``, ``cv_mse`` and ``cv_elbo``
-    (manifold, fold). Every variable and coordinate has CF ``units`` and ``long_name``; the
+    (manifold, fold).
+
+    With trials, ``Y`` and the latents get a leading ``trial`` dim, (trial, time, ...), shorter
+    trials NaN-padded at their end, with the coordinates ``n_bins`` (trial) and ``trial_time``
+    (trial, time) of :meth:`MGPLVM.latents` (``time`` is the shared clock or, when the trials'
+    clocks differ, the bin index); tuning curves and ELBO are shared. Where the trials carry a
+    reference (``latent`` or ``heading``), ``reference_median_error_m`` and ``reference_rmse_m``
+    (trial) hold its geodesic error after each trial's own best alignment; cross-validation splits
+    every trial's bins into the folds. The attributes ``trials`` and ``trial_sources`` list the
+    labels and where each trial came from. Every variable and coordinate has CF ``units`` and ``long_name``; the
     global attributes record the source, the frame rate ``fs``, the package version, the date and
     every option. Read it with ``xarray.open_dataset(path, engine="h5netcdf")`` or
     ``neurolatent info fit.nc``.
@@ -241,17 +261,36 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     >>> paths = fit_recording(ds, "T1", out_dir=tempfile.mkdtemp(), max_steps=5, progress=False)
     >>> sorted(paths)[:2]
     ['elbo_T1', 'fit']
+
+    Two trials of the same neurons, fitted jointly:
+
+    >>> other = make_manifold_recording("T1", n_neurons=6, n_time=30, seed=1)
+    >>> paths = fit_recording({"a": ds, "b": other}, "T1", out_dir=tempfile.mkdtemp(), max_steps=5, progress=False)
+    >>> sorted(p for p in paths if p.startswith("latents"))
+    ['latents_T1_a', 'latents_T1_b']
     """
     specs = [manifolds] if isinstance(manifolds, str) else list(manifolds)
     names = _check_options(specs, likelihood=likelihood, max_steps=max_steps, lr=lr, folds=folds, cv_steps=cv_steps,
                            bin_s=bin_s, device=device, prior=prior, n_inducing=n_inducing)
     es_spec = _early_stopping(early_stopping)
-    ds, Y = _load(ds_or_path, dff=dff, bin_s=bin_s, zscore=zscore, variable=variable)
     from .likelihoods import get_likelihood
 
-    get_likelihood(likelihood, Y.shape[1]).validate(Y.values, "the recording's activity")
-    if len(specs) > 1:  # too few time bins for the folds fails now, not after the fits
-        cv_splits(Y.shape[0], Y.shape[1], folds, seed)
+    trials = None
+    if is_trials(ds_or_path):  # several recordings: fitted jointly as trials
+        labels, items, descs = trial_labels(ds_or_path)
+        loaded = [_load(x, dff=dff, bin_s=bin_s, zscore=zscore, variable=variable) for x in items]
+        check_same_neurons([y for _, y in loaded], descs)
+        for desc, (_, y) in zip(descs, loaded):
+            get_likelihood(likelihood, y.shape[1]).validate(y.values, f"the activity of {desc}")
+        trials = {"labels": labels, "descs": descs, "datasets": [d for d, _ in loaded]}
+        ds, Y = loaded[0][0], {lab: y for lab, (_, y) in zip(labels, loaded)}
+        if len(specs) > 1:  # too few time bins for the folds fails now, not after the fits
+            trial_cv_splits([y.shape[0] for y in Y.values()], loaded[0][1].shape[1], folds, seed)
+    else:
+        ds, Y = _load(ds_or_path, dff=dff, bin_s=bin_s, zscore=zscore, variable=variable)
+        get_likelihood(likelihood, Y.shape[1]).validate(Y.values, "the recording's activity")
+        if len(specs) > 1:  # too few time bins for the folds fails now, not after the fits
+            cv_splits(Y.shape[0], Y.shape[1], folds, seed)
     out_dir = Path(out_dir)
     ckpts = {n: out_dir / f"checkpoint_{n}.pt" for n in names}
     found = [p for p in ckpts.values() if p.exists()]
@@ -263,7 +302,7 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, history=history,
+        return _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, trials, history=history,
                               likelihood=likelihood, max_steps=max_steps, seed=seed, progress=progress, folds=folds,
                               lr=lr, n_inducing=n_inducing, prior=prior, cv_steps=cv_steps, client=client,
                               device=device, dff=dff, zscore=zscore, bin_s=bin_s, early_stopping=early_stopping,
@@ -274,19 +313,31 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
         raise
 
 
-def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, *, history, likelihood, max_steps, seed,
-                   progress, folds, lr, n_inducing, prior, cv_steps, client, device, dff, zscore, bin_s,
+def _clean(Y: xr.DataArray) -> xr.DataArray:
+    return Y.drop_vars([c for c in Y.coords if c not in ("time", "neuron")]).rename("Y")
+
+
+def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, trials, *, history, likelihood, max_steps,
+                   seed, progress, folds, lr, n_inducing, prior, cv_steps, client, device, dff, zscore, bin_s,
                    early_stopping, checkpoint_every) -> dict[str, Path]:
-    """The work of :func:`fit_recording` once everything was checked and ``out_dir`` exists."""
-    y_units = _y_units(ds, Y, dff=dff, zscore=zscore, likelihood=likelihood)
+    """The work of :func:`fit_recording` once everything was checked and ``out_dir`` exists.
+
+    ``trials`` is ``None`` for one recording, else ``{"labels", "descs", "datasets"}`` and ``Y``
+    is a dict ``{label: (time, neuron) DataArray}``.
+    """
+    y_units = _y_units(ds, next(iter(Y.values())) if trials else Y, dff=dff, zscore=zscore, likelihood=likelihood)
     paths: dict[str, Path] = {}
-    Yc = Y.drop_vars([c for c in Y.coords if c not in ("time", "neuron")]).rename("Y")
-    parts = [annotate_data(xr.Dataset({"Y": Yc}), y_units)]
+    if trials:
+        Yc = {lab: _clean(y) for lab, y in Y.items()}
+        parts = []  # the data go in once the first fit gave the (trial, time) layout
+    else:
+        Yc = _clean(Y)
+        parts = [annotate_data(xr.Dataset({"Y": Yc}), y_units)]
     stops = {}
     for s, name in zip(specs, names):
         model = MGPLVM(s, likelihood=likelihood, seed=seed, n_inducing=n_inducing, prior=prior, device=device)
         es = es_spec if es_spec is False else dataclasses.replace(es_spec)
-        model.fit(Y, max_steps=max_steps, lr=lr, progress=progress, early_stopping=es,
+        model.fit(Yc if trials else Y, max_steps=max_steps, lr=lr, progress=progress, early_stopping=es,
                   checkpoint=Checkpoint(ckpts[name], every=checkpoint_every))
         elbo = model.elbo_history
         if es is not False and es.stopped_at is not None:
@@ -302,9 +353,19 @@ def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, *, 
         parts.append(annotate_elbo(elbo, name, stop))
         paths[f"model_{name}"] = out_dir / f"model_{name}.pt"
         model.save(paths[f"model_{name}"])
-        ref, ref_name = _reference(ds, lat, model.manifold)
-        fig = plot_latents(lat, reference=ref, reference_label=f"{ref_name} (aligned)")
-        paths[f"latents_{name}"] = _save_fig(fig, out_dir / f"latents_{name}.png")
+        if trials:
+            if name == names[0]:
+                parts.insert(0, annotate_data(trial_data(Yc, lat).to_dataset(), y_units))
+            errs, refs = reference_errors(trials["datasets"], lat, model.manifold)
+            parts.append(_suffixed(errs, name, "reference"))
+            for k, (lab, ref) in enumerate(zip(trials["labels"], refs)):
+                fig = plot_latents(trial_latents(lat, k), reference=ref, reference_label=f"{errs.attrs['reference']} "
+                                   "(aligned)", title=f"trial {lab}: posterior latent on {name} (mean, 95% band)")
+                paths[f"latents_{name}_{lab}"] = _save_fig(fig, out_dir / f"latents_{name}_{lab}.png")
+        else:
+            ref, ref_name = _reference(ds, lat, model.manifold)
+            fig = plot_latents(lat, reference=ref, reference_label=f"{ref_name} (aligned)")
+            paths[f"latents_{name}"] = _save_fig(fig, out_dir / f"latents_{name}.png")
         paths[f"tuning_{name}"] = _save_fig(plot_tuning_curves(tc, units=y_units), out_dir / f"tuning_{name}.png")
         stopped = stop["stop_step"] if stop["stop_reason"] == "early_stopping" else None
         paths[f"elbo_{name}"] = _save_fig(plot_elbo(model.elbo_history, stopped_at=stopped, max_steps=max_steps),
@@ -312,7 +373,8 @@ def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, *, 
     cv_attrs = {}
     if len(specs) > 1:
         cv_kw = {} if cv_steps is None else {"max_steps": int(cv_steps), "infer_steps": int(cv_steps)}
-        cv = compare_manifolds(Y, specs, folds=folds, seed=0 if seed is None else seed, likelihood=likelihood,
+        cv = compare_manifolds(Yc if trials else Y, specs, folds=folds, seed=0 if seed is None else seed,
+                               likelihood=likelihood,
                                lr=lr, progress=progress, client=client, early_stopping=early_stopping,
                                model_kwargs={"n_inducing": n_inducing, "prior": prior, "device": device}, **cv_kw)
         cv_attrs = {"cv_folds": int(folds), "cv_max_steps": int(cv.attrs["max_steps"]),
@@ -322,13 +384,27 @@ def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, *, 
     out = xr.merge(parts, compat="override", join="outer", combine_attrs="drop_conflicts")
     out.attrs = _provenance(ds, ds_or_path, specs, stops, cv_attrs, history=history, likelihood=likelihood,
                             max_steps=max_steps, early_stopping=es_spec, seed=seed, lr=lr, dff=dff, zscore=zscore,
-                            bin_s=bin_s, variable=str(Y.name), prior=prior, n_inducing=n_inducing, device=device)
+                            bin_s=bin_s, variable=str(next(iter(Y.values())).name if trials else Y.name),
+                            prior=prior, n_inducing=n_inducing, device=device)
+    if trials:
+        out.attrs.update(_trial_provenance(trials))
     paths["fit"] = out_dir / "fit.nc"
     with atomic_path(paths["fit"], suffix=".nc.tmp") as tmp:
         out.to_netcdf(tmp, engine="h5netcdf")
     for p in ckpts.values():  # the results are complete: the checkpoints have served
         p.unlink(missing_ok=True)
     return paths
+
+
+def _trial_provenance(trials) -> dict:
+    """Global attributes of a joint fit of trials: their labels and where each came from."""
+    srcs = []
+    for desc, d in zip(trials["descs"], trials["datasets"]):
+        src = f"dataset:{d.attrs['dataset']}" if d.attrs.get("dataset") else d.attrs.get("source_path")
+        srcs.append(str(src) if src and src != "-" else desc)
+    fs = [float(d.attrs["fs"]) if d.attrs.get("fs") is not None else float("nan") for d in trials["datasets"]]
+    return {"trials": json.dumps(trials["labels"]), "trial_sources": json.dumps(srcs),
+            "source_path": "; ".join(srcs), "trial_fs": json.dumps(fs)}
 
 
 def _provenance(ds, ds_or_path, specs, stops, cv_attrs, *, history, early_stopping, **options) -> dict:

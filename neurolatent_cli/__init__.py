@@ -10,9 +10,10 @@ where the commands live.
     Summarise a recording or a ``fit.nc``.
 ``neurolatent convert <recording> <out.nc>``
     Read a recording and write it as netCDF (atomically).
-``neurolatent fit <recording> | --dataset NAME --manifold T1 [--manifold R1 ...] --out results/``
+``neurolatent fit <recording> [<recording> ...] | --dataset NAME --manifold T1 [--manifold R1 ...] --out results/``
     Fit mGPLVMs (early stopping by default), cross-validate several manifolds, write ``fit.nc``
-    and figures; Ctrl-C stops at a step boundary and ``--resume`` continues.
+    and figures; Ctrl-C stops at a step boundary and ``--resume`` continues. Several recordings
+    are fitted jointly as trials labelled by their file stems.
 ``neurolatent demo``
     Fit a ring (T1) to the small sample shipped in ``data/`` and write the figures.
 ``neurolatent theory ...``
@@ -21,6 +22,7 @@ where the commands live.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .theory import HelpFormatter, UsageError, add_theory_parser, model_params, transition_options
@@ -67,9 +69,15 @@ def _positive(kind):
     return convert
 
 
-def _source_args(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("recording", nargs="?",
-                   help=f"{what}: a suite2p plane folder (or its parent), CaImAn .hdf5, .nwb or .nc")
+def _source_args(p: argparse.ArgumentParser, what: str, *, several: bool = False) -> None:
+    if several:
+        p.add_argument("recording", nargs="*", metavar="RECORDING",
+                       help=f"{what}: a suite2p plane folder (or its parent), CaImAn .hdf5, .nwb or .nc; several "
+                            "recordings of the same neurons are fitted jointly as trials (shared tuning curves, one "
+                            "latent path per trial; each trial is labelled by its file stem)")
+    else:
+        p.add_argument("recording", nargs="?",
+                       help=f"{what}: a suite2p plane folder (or its parent), CaImAn .hdf5, .nwb or .nc")
     p.add_argument("--dataset", choices=sorted(DATASETS), metavar="NAME",
                    help="a bundled or cached dataset instead of a file: "
                         + "; ".join(f"{k} ({v})" for k, v in DATASETS.items()))
@@ -84,6 +92,8 @@ def _fit_args(p: argparse.ArgumentParser, *, max_steps: int) -> None:
     g.add_argument("--dff", action="store_true", help="compute dF/F (60 s baseline window; needs a true --fs)")
     g.add_argument("--bin-s", type=_positive(float), default=None, help="average frames into bins of this many seconds")
     g.add_argument("--zscore", action="store_true", help="z-score each neuron")
+    g.add_argument("--variable", default=None, metavar="NAME",
+                   help="the (time, neuron) variable to model (default: the first of Y, dff, spikes, counts, F)")
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--likelihood", default="gaussian", choices=["gaussian", "poisson", "negbinom"],
                    help="observation model")
@@ -129,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit mGPLVMs to a recording and cross-validate manifolds", formatter_class=fmt,
                        description="Fit mGPLVMs (early stopping by default) and write fit.nc plus figures. "
                                    "Ctrl-C stops at the next step and keeps a checkpoint; --resume continues.")
-    _source_args(p, "recording")
+    _source_args(p, "recording", several=True)
     p.add_argument("--manifold", action="append", metavar="SPEC",
                    help="latent manifold: R1, R2, T1, T2, S2, S3, SO3, T1xR1; repeat to compare (default: T1)")
     p.add_argument("--out", default="results", help="output folder")
@@ -152,8 +162,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stem(path: str) -> str:
+    """The trial label of a recording path: its file (or folder) name without the extension."""
+    return os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
+
+
 def check_args(args: argparse.Namespace) -> None:
     """Checks that need no data and no heavy import; raises :class:`UsageError` (one line)."""
+    if args.command == "fit":  # several paths are trials: args.recordings; args.recording is the first (or None)
+        args.recordings = list(args.recording or [])
+        args.recording = args.recordings[0] if args.recordings else None
+        stems: dict[str, str] = {}
+        for path in args.recordings:
+            stem = _stem(path)
+            if stem in stems:
+                raise UsageError(f"{stems[stem]} and {path} would both be trial {stem!r} (trials are labelled by "
+                                 "file stem); rename one of them")
+            stems[stem] = path
     if args.command in ("info", "fit"):
         if (args.recording is None) == (args.dataset is None):
             raise UsageError("give either a recording path or --dataset NAME "

@@ -127,3 +127,15 @@ def test_fit_bad_values_are_argparse_errors(argv, capsys):
         main(argv)
     assert exc.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_fit_takes_several_recordings_and_a_variable():
+    from neurolatent_cli import build_parser, check_args
+
+    args = build_parser().parse_args(["fit", "a/light.nc", "b/dark.nc", "--variable", "RROIaveMax"])
+    check_args(args)
+    assert args.recordings == ["a/light.nc", "b/dark.nc"] and args.recording == "a/light.nc"
+    assert args.variable == "RROIaveMax"
+    args = build_parser().parse_args(["fit", "one.nc"])
+    check_args(args)
+    assert args.recordings == ["one.nc"] and args.recording == "one.nc" and args.variable is None

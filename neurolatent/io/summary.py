@@ -41,7 +41,10 @@ def summarize(ds: xr.Dataset) -> str:
     a = ds.attrs
     dims = ", ".join(f"{k}: {v}" for k, v in ds.sizes.items())
     lines = [f"source:       {a.get('source', '?')}", f"path:         {a.get('source_path', '-')}", f"dims:         {dims}"]
-    if "time" in ds.coords and ds.sizes.get("time", 0) > 0:
+    if "time" in ds.coords and ds.sizes.get("time", 0) > 0 and ds["time"].attrs.get("units") == "1":
+        lines.append(f"duration:     {ds.sizes['time']} bins (time is the bin index: the trials have their own "
+                     "clocks, see trial_time)")
+    elif "time" in ds.coords and ds.sizes.get("time", 0) > 0:
         t = np.asarray(ds["time"].values, dtype=np.float64)
         lines.append(f"duration:     {t[-1] - t[0]:.4g} s ({t[0]:.4g} to {t[-1]:.4g} s)")
     fs = a.get("fs")
@@ -62,6 +65,9 @@ def summarize(ds: xr.Dataset) -> str:
         lines.append(f"neurons:      {txt}")
     vars_txt = ", ".join(f"{k} ({', '.join(map(str, v.dims))}) {v.dtype}" for k, v in ds.data_vars.items())
     lines.append(f"data vars:    {vars_txt or '-'}")
+    if "trial" in ds.dims and "n_bins" in ds.coords:  # a joint fit of trials (fit.nc)
+        per = [f"{t} ({int(n)} bins)" for t, n in zip(np.asarray(ds["trial"].values).tolist(), ds["n_bins"].values)]
+        lines.append(f"trials:       {ds.sizes['trial']}: {', '.join(per)}")
     if "neurolatent_version" in a and "manifolds" in a:
         lines += _fit_lines(a)
     lines += _nonfinite_lines(ds)
@@ -94,6 +100,11 @@ def _nonfinite_lines(ds: xr.Dataset) -> list[str]:
         if not np.issubdtype(v.dtype, np.number):
             continue
         bad = ~np.isfinite(np.asarray(v.values))
+        if "trial_time" in ds.coords and set(ds["trial_time"].dims) <= set(v.dims):  # NaN past a trial's end is padding
+            pad = ~np.isfinite(np.asarray(ds["trial_time"].transpose(*[d for d in v.dims
+                                                                       if d in ds["trial_time"].dims]).values))
+            pad = np.expand_dims(pad, tuple(i for i, d in enumerate(v.dims) if d not in ds["trial_time"].dims))
+            bad = bad & ~pad
         if not bad.any():
             continue
         if "time" in v.dims and v.ndim > 1:
