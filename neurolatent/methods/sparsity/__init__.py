@@ -12,7 +12,8 @@
 * training BatchNorm and only BatchNorm, with the equal-count random-parameter baseline (Frankle,
   Schwab & Morcos 2021) (:mod:`.batchnorm_only`);
 * iterative magnitude pruning with rewinding and the perturbations of the rewound weights
-  (Frankle, Schwab & Morcos 2020) (:mod:`.rewinding`).
+  (Frankle, Schwab & Morcos 2020) (:mod:`.rewinding`), and the paper's pre-training ablations
+  (blurred inputs, rotation prediction) before IMP (:mod:`.pretraining`).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
@@ -32,6 +33,7 @@ from .masks import (
     to_torch_prune,
 )
 from .powerprop import PowerProp, powerpropagate, remove_powerprop
+from .pretraining import PRETRAINING_KINDS, blur_images, pretrain, rotation_task
 from .pruners import MagnitudePruner, Pruner, as_pruner
 from .rewinding import PERTURBATIONS, IMPResult, imp, perturb_weights, retrain_masked
 from .schedule import cubic_sparsity, gradual_prune
@@ -73,4 +75,8 @@ __all__ = [
     "perturb_weights",
     "retrain_masked",
     "PERTURBATIONS",
+    "pretrain",
+    "PRETRAINING_KINDS",
+    "blur_images",
+    "rotation_task",
 ]
