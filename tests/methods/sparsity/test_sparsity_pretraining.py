@@ -73,7 +73,7 @@ def test_rotation_pretraining_learns_the_auxiliary_task(small_digits):
     rt = rotation_task(small_digits, (1, 8, 8))
     net = pretrain(MLP(64, (32,), 10, seed=0), small_digits, "rotation", epochs=5, image_shape=(1, 8, 8),
                    reset_readout=False)
-    # chance is 0.25 (rotation labels 0..3, read from the first 4 of 10 logits); measured 0.89 on the
+    # chance is 0.25 (rotation labels 0..3, read from the first 4 of 10 logits); measured 0.805 on the
     # 400 rotated held-out digits, so > 0.6 shows the auxiliary task is learned with margin
     assert evaluate(net, rt.x_test, rt.y_test)["accuracy"] > 0.6
 
