@@ -96,7 +96,8 @@ def task_network(model: nn.Module, owners: dict[str, torch.Tensor], task: int) -
     net = remove_powerprop(copy.deepcopy(model))
     layers = prunable_layers(net)
     if set(owners) != set(layers):
-        raise ValueError(f"task_network: owners name {sorted(owners)}, the model's prunable weights are {sorted(layers)}")
+        raise ValueError(f"task_network: owners name {sorted(owners)}, "
+                         f"the model's prunable weights are {sorted(layers)}")
     with torch.no_grad():
         for name, m in layers.items():
             own = owners[name].to(m.weight.device)
@@ -154,7 +155,8 @@ def pack_tasks(model: nn.Module, tasks: Sequence[ClassificationData], *, alpha: 
                          f"that fraction of the weights), got capacity={capacity!r} for {len(tasks)} tasks; "
                          f"use capacity <= {1.0 / len(tasks):.3g}")
     if int(epochs) < 1 or int(finetune_epochs) < 0:
-        raise ValueError(f"pack_tasks: epochs must be >= 1 and finetune_epochs >= 0, got {epochs!r}, {finetune_epochs!r}")
+        raise ValueError(f"pack_tasks: epochs must be >= 1 and finetune_epochs >= 0, "
+                         f"got {epochs!r}, {finetune_epochs!r}")
     bns = [n for n, m in model.named_modules() if isinstance(m, _BatchNorm)]
     if bns:
         raise ValueError(f"pack_tasks: the model has BatchNorm layers {bns}, whose running statistics later tasks "
@@ -213,7 +215,8 @@ def pack_tasks(model: nn.Module, tasks: Sequence[ClassificationData], *, alpha: 
             callback({"task": t, "model": net, "owners": owners, "accuracy": acc[t].copy()})
     res = summarise_accuracy(acc)
     res["dense_accuracy"] = (("on_task",), dense)
-    res["share"] = (("on_task",), np.array([sum(int((o == t).sum()) for o in owners.values()) / total for t in range(n)]))
+    shares = [sum(int((o == t).sum()) for o in owners.values()) / total for t in range(n)]
+    res["share"] = (("on_task",), np.array(shares))
     res = res.assign_coords(task_name=("on_task", [d.name for d in tasks]))
     res.attrs.update(alpha=a, capacity=cap, epochs=int(epochs), finetune_epochs=int(finetune_epochs), lr=float(lr),
                      seed=int(seed))
