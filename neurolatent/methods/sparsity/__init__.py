@@ -8,11 +8,13 @@
   (:mod:`.pruners`, :mod:`.surgeon`);
 * gradual pruning with the cubic schedule of Zhu & Gupta 2017 (:mod:`.schedule`);
 * sparsity-vs-accuracy curves as ``xarray.Dataset`` (:mod:`.curve`);
-* Powerpropagation, ``w = v|v|^(alpha-1)`` (Schwarz et al. 2021) (:mod:`.powerprop`);
+* Powerpropagation, ``w = v|v|^(alpha-1)`` (Schwarz et al. 2021) (:mod:`.powerprop`), and its
+  continual-learning use, a mask per task at fixed capacity (PackNet; :mod:`.packing`);
 * training BatchNorm and only BatchNorm, with the equal-count random-parameter baseline (Frankle,
   Schwab & Morcos 2021) (:mod:`.batchnorm_only`);
 * iterative magnitude pruning with rewinding and the perturbations of the rewound weights
-  (Frankle, Schwab & Morcos 2020) (:mod:`.rewinding`).
+  (Frankle, Schwab & Morcos 2020) (:mod:`.rewinding`), and the paper's pre-training ablations
+  (blurred inputs, rotation prediction) before IMP (:mod:`.pretraining`).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
@@ -31,7 +33,9 @@ from .masks import (
     sparsity_report,
     to_torch_prune,
 )
+from .packing import PackResult, pack_tasks, task_network
 from .powerprop import PowerProp, powerpropagate, remove_powerprop
+from .pretraining import PRETRAINING_KINDS, blur_images, pretrain, rotation_task
 from .pruners import MagnitudePruner, Pruner, as_pruner
 from .rewinding import PERTURBATIONS, IMPResult, imp, perturb_weights, retrain_masked
 from .schedule import cubic_sparsity, gradual_prune
@@ -64,6 +68,9 @@ __all__ = [
     "PowerProp",
     "powerpropagate",
     "remove_powerprop",
+    "pack_tasks",
+    "PackResult",
+    "task_network",
     "batchnorm_parameters",
     "freeze_all_but_batchnorm",
     "random_parameter_subset",
@@ -73,4 +80,8 @@ __all__ = [
     "perturb_weights",
     "retrain_masked",
     "PERTURBATIONS",
+    "pretrain",
+    "PRETRAINING_KINDS",
+    "blur_images",
+    "rotation_task",
 ]

@@ -112,9 +112,26 @@ def remove_powerprop(model: nn.Module) -> nn.Module:
     """Fold the Powerpropagation re-parameterisation back into plain weights ``w`` (in place).
 
     Layers without it are left alone; the function the network computes is unchanged.
+
+    ``torch.nn.utils.parametrize`` gives each parametrised module a generated class holding the
+    ``weight`` property, and ``copy.deepcopy`` shares that class between a network and its copy, so
+    ``parametrize.remove_parametrizations`` on a copy would delete the property from the original too.
+    A layer whose only parametrisation is one :class:`PowerProp` on ``weight`` is therefore folded
+    here without touching the class (it gets its plain base class back); other cases go through
+    ``remove_parametrizations``.
     """
     for m in prunable_layers(model).values():
-        if parametrize.is_parametrized(m, "weight") and any(
-                isinstance(p, PowerProp) for p in m.parametrizations.weight):
+        if not (parametrize.is_parametrized(m, "weight") and any(
+                isinstance(p, PowerProp) for p in m.parametrizations.weight)):
+            continue
+        plist = m.parametrizations.weight
+        if len(m.parametrizations) == 1 and len(plist) == 1:
+            with torch.no_grad():
+                w = m.weight.detach().clone()
+            requires_grad = plist.original.requires_grad
+            del m._modules["parametrizations"]
+            m.__class__ = type(m).__bases__[0]
+            m.register_parameter("weight", nn.Parameter(w, requires_grad=requires_grad))
+        else:
             parametrize.remove_parametrizations(m, "weight", leave_parametrized=True)
     return model

@@ -161,3 +161,45 @@ def gradual_runs(digits):
         out.append(row)
         print(f"gradual seed {seed}: " + ", ".join(f"{k[0]} {k[1]:.0%} {v:.3f}" for k, v in row.items() if k != "seed"))
     return out
+
+
+PRETRAIN_EPOCHS = 3
+
+
+@pytest.fixture(scope="session")
+def pretraining_runs(digits):
+    """Per seed: IMP as in ``rewinding_runs`` (5 rounds of 50 %, 15 epochs) rewound to k = 0 of weights
+    pre-trained for PRETRAIN_EPOCHS epochs on 2x2-blurred digits, or on rotation prediction (4x the
+    inputs; the read-out restored to its initialisation); pre-training minibatches seeded seed + 1000."""
+    from neurolatent.methods.sparsity import imp, pretrain
+    out = []
+    for seed in SEEDS:
+        row = {"seed": seed}
+        for kind in ("blur", "rotation"):
+            net = pretrain(MLP(64, (64, 64), 10, seed=seed), digits, kind, epochs=PRETRAIN_EPOCHS,
+                           image_shape=(1, 8, 8), seed=seed + 1000)
+            res = imp(net, digits, rounds=5, prune_fraction=0.5, rewind_epoch=0, epochs=15, seed=seed)
+            row[kind] = res.accuracy[-1]
+        out.append(row)
+        print(f"pre-training seed {seed} (IMP k=0 of the pre-trained weights): blur {row['blur']:.3f}, "
+              f"rotation {row['rotation']:.3f}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def packing_runs(digits):
+    """Per seed and alpha in PP_ALPHAS: pack_tasks on 5 permuted-digit tasks (the first unpermuted), 20 % of
+    the weights per task, MLP 64-128-128-10, 15 epochs of Adam lr 1e-2 per task, no fine-tuning."""
+    from neurolatent.methods.common import permuted_tasks
+    from neurolatent.methods.sparsity import pack_tasks
+    tasks = permuted_tasks(digits, 5, seed=0)
+    out = []
+    for seed in SEEDS:
+        for alpha in PP_ALPHAS:
+            r = pack_tasks(MLP(64, (128, 128), 10, seed=seed), tasks, alpha=alpha, capacity=0.2, epochs=15, lr=1e-2,
+                           seed=seed).results
+            out.append({"seed": seed, "alpha": alpha, "final": r.final_accuracy.values,
+                        "dense": r.dense_accuracy.values, "mean": float(r.average_accuracy)})
+            print(f"packing seed {seed} alpha {alpha:g}: final {out[-1]['final'].round(3)}, "
+                  f"before the cut {out[-1]['dense'].round(3)}, mean {out[-1]['mean']:.3f}")
+    return out
