@@ -139,15 +139,18 @@ class KFACLaplace(Method):
         params = dict(model.named_parameters())
         return torch.cat([params[names[0]], params[names[1]][:, None]], dim=1)
 
-    def end_task(self, model, x, y, *, generator) -> None:
+    def _task_factors(self, model, x, generator) -> dict:
+        """The model's Kronecker factors ``{layer: (A, G, names)}`` on up to ``max_samples`` trials of ``x``."""
         if not hasattr(model, "kfac_factors"):
             raise TypeError(f"{self.name} needs a model with a kfac_factors(x, generator=...) method "
                             f"(e.g. RNNClassifier); {type(model).__name__} has none")
         idx = torch.randperm(x.shape[0], generator=generator)[: self.max_samples].to(x.device)
-        dev = next(iter(model.parameters())).device
-        gen = torch.Generator(device=dev)
+        gen = torch.Generator(device=next(iter(model.parameters())).device)
         gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-        for layer, (a, g, names) in model.kfac_factors(x[idx], generator=gen).items():
+        return model.kfac_factors(x[idx], generator=gen)
+
+    def end_task(self, model, x, y, *, generator) -> None:
+        for layer, (a, g, names) in self._task_factors(model, x, generator).items():
             self.terms.setdefault(layer, []).append((a.detach(), self.strength * g.detach()))
             self.factors[layer] = _damped(*nearest_kronecker(self.terms[layer]), self.prior)
             self.layers[layer] = names
@@ -271,14 +274,7 @@ class OWM(NCL):
     default_strength = 100.0
 
     def end_task(self, model, x, y, *, generator) -> None:
-        if not hasattr(model, "kfac_factors"):
-            raise TypeError(f"{self.name} needs a model with a kfac_factors(x, generator=...) method "
-                            f"(e.g. RNNClassifier); {type(model).__name__} has none")
-        idx = torch.randperm(x.shape[0], generator=generator)[: self.max_samples].to(x.device)
-        dev = next(iter(model.parameters())).device
-        gen = torch.Generator(device=dev)
-        gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
-        for layer, (a, g, names) in model.kfac_factors(x[idx], generator=gen).items():
+        for layer, (a, g, names) in self._task_factors(model, x, generator).items():
             self.terms.setdefault(layer, []).append((a.detach(), g.detach()))
             corr = sum(t[0] for t in self.terms[layer])
             eye_a = torch.eye(a.shape[0], dtype=a.dtype, device=a.device)
