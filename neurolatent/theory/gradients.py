@@ -110,7 +110,6 @@ neural networks, Phys. Rev. Lett. 61, 259 (1988).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
