@@ -102,10 +102,11 @@ for i in range(ds.sizes["sim"]):
 # lines and records when ⟨h²⟩ first falls below 1e-4 (the zero fixed point). Full run (α_r = 16,
 # g_c = 1.786, N = 50 / 100 / 200, 8 seeds, T_max = 400): median lifetimes 41.5 / 60.5 / 61.5 at
 # g_h = 1.70 (distance −0.086), 48.5 / 76.5 / 73.0 at 1.74 (−0.046), 62 / 77.5 / 84.5 at 1.77
-# (−0.016). They lengthen toward the chaos line at every N, but slowly: T ∝ |d|^(−ν) with
-# ν = 0.13–0.24, and T ∝ N^c with c = 0.22–0.30 fits better than an exponential in N (residual sums
-# 0.003–0.042 vs 0.009–0.066). At these sizes the transients last 6–12 autocorrelation times; no
-# divergence at the line and no exponential-in-N lifetimes are visible.
+# (−0.016); at N = 400, 64.5 at 1.70 and 114 at 1.77. They lengthen toward the chaos line at every
+# N and the gap widens with N, but slowly: T ∝ |d|^(−ν) with ν = 0.13–0.34, and over N = 50–400 a
+# power law T ∝ N^c (c = 0.19 at 1.70, 0.28 at 1.77) fits better than an exponential in N. At these
+# sizes the transients last 6–16 autocorrelation times; no divergence at the line and no
+# exponential-in-N lifetimes are visible.
 
 # %%
 from neurolatent.theory.transition import transient_lifetimes  # noqa: E402

@@ -50,13 +50,16 @@ iterations and count as not chaotic, so the bracket is an upper bound like the �
 g_c = 1.786), 8 seeds per point, networks started from var h = 1, lifetime = first time
 ⟨h²⟩ < 1e-4, T_max = 400. Median lifetimes (N = 50 / 100 / 200): g_h = 1.70 (d = −0.086):
 41.5 / 60.5 / 61.5; 1.74 (d = −0.046): 48.5 / 76.5 / 73.0; 1.77 (d = −0.016): 62 / 77.5 / 84.5
-(one N = 50 network at 1.77 still active at 400). They grow as the line is approached at every N,
-but slowly: fitted :math:`T \\propto |d|^{-\\nu}` gives ν = 0.24 / 0.13 / 0.18, and with N a power law
-:math:`T \\propto N^{c}`, c = 0.28 / 0.30 / 0.22 fits better than an exponential (residuals 0.022 /
-0.042 / 0.003 vs 0.039 / 0.066 / 0.009; rate 0.002 per unit). Extrapolated to N = 1000 the power
-law gives ~150–200, consistent with the decays at t = 164–244 of N = 1000 networks above. No
-divergence at the line is visible at these sizes: the transients last 6–12 autocorrelation times
-(τ_c ≈ 7 just above the line), not the exponentially long (in N) transients of a chaotic saddle;
+(one N = 50 network at 1.77 still active at 400); at N = 400 (separate run, same seeds): 64.5 at
+1.70 and 114 at 1.77. They grow as the line is approached at every N, and the gap widens with N
+(ratio 1.77 : 1.70 of 1.49, 1.28, 1.37, 1.77 at N = 50 … 400), but slowly: fitted
+:math:`T \\propto |d|^{-\\nu}` gives ν = 0.24 / 0.13 / 0.18 / 0.34 (N = 50 … 400), and over
+N = 50 … 400 a power law :math:`T \\propto N^{c}` fits better than an exponential: c = 0.19 at
+1.70 (saturating: 60.5, 61.5, 64.5 from N = 100) and 0.28 at 1.77 (residual sums 0.035 / 0.008 vs
+0.065 / 0.011 for the exponential, rate 0.0009 / 0.0016 per unit). Extrapolated to N = 1000 the
+power law at 1.77 gives ~150, the order of the decays at t = 164–244 of N = 1000 networks above.
+No divergence at the line is visible at these sizes: the transients last 6–16 autocorrelation
+times (τ_c ≈ 7 just above the line), not exponentially long (in N) transients of a chaotic saddle;
 larger N (GPU) is the open check.
 
 Measured (``β = 0``, ``τ = 1``, chaos brackets from ``xtol = 0.01``, DMFT ``max_iter = 200``):

@@ -117,7 +117,8 @@ def test_n1000_network_above_beta_r_chaos_line():
     s = simulate_point(m, N=1000, seeds=(0,), burn_in=60.0, T_var=60.0, T_lyap=100.0, dtype=torch.float64)
     assert s["final_variance"] > 0.3 * d["delta0"]  # still active, not decayed to the zero FP
     # finite-N tolerances from the β_r = 0 measurements (test_theory_transition.py, issue table):
-    # one N = 1000 network is within ~25% on <h²> and ~0.02 on λ_max of the DMFT
+    # one N = 1000 network is within ~25% on <h²> and ~0.02 on λ_max of the DMFT. Measured here
+    # (seed 0): <h²> 0.0555 vs Δ₀ 0.0601 (-8%), λ 0.1084 vs 0.1173, final <h²> 0.0488
     assert s["variance"] == pytest.approx(d["delta0"], rel=0.3)
     assert abs(s["lambda_max"] - d["lambda_max"]) < 0.03
 
