@@ -462,7 +462,7 @@ def transient_lifetimes(alpha_r: float, g_h, N=(100, 200, 400), seeds=range(8), 
     simulates one network (RK4, ``dt``; the seeds of one N form one batch, whose initial state is one
     draw of :func:`~neurolatent.theory.simulate.initial_state` with seed 2) from a Gaussian state of
     standard deviation ``init_std`` and
-    records the first time :math:`T` at which :math:`\\langle h^2\\rangle < ` ``threshold`` (the zero
+    records the first time :math:`T` at which :math:`\\langle h^2\\rangle` falls below ``threshold`` (the zero
     fixed point is then reached: it is stable below :math:`1/\\sigma_r(0)`, so the network stays there;
     the check runs every ``check_every`` steps). Networks still active at ``T_max`` are censored.
 
