@@ -62,7 +62,8 @@ that applies):
     0.001 in N = 500 simulations started near the attractor); (3, 5, 0) with 500 paths does not
     (residual 0.146, iterate Δ₀ 0.008, tail 1.85); with 1500 paths the residual does converge
     there (1e-5 after 164 iterations) but to a nearly static C_h, Δ₀ = 0.082 with
-    C_h(100)/Δ₀ = 0.93, which the tail guard flags. A 32-path, 30-unit run at (3, 3, 0), which the
+    C_h(100)/Δ₀ = 0.93, which the tail guard flags; on a 300-unit window with 1000 paths it does not
+    converge (residual 0.26 after 300 iterations, C_h(100)/Δ₀ = −0.94: an unphysical iterate). A 32-path, 30-unit run at (3, 3, 0), which the
     earlier route returned as converged, has a flat C_h (tail 0.99) and is now flagged as well.
     Damping did not help (earlier session: 0.5 at (3, 5, 0), residual ~0.15); a longer window
     (cost ∝ τ_max) or a static/frozen-unit decomposition of the solution (C_h = q + dynamic part)
