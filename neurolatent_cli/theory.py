@@ -164,7 +164,8 @@ def model_params(args: argparse.Namespace, *, grid: bool = False) -> dict:
 
 
 def transition_options(args: argparse.Namespace) -> dict:
-    """``alpha_r`` (list) and ``g_h`` (list or None) of ``theory transition``; :class:`UsageError` if malformed."""
+    """``alpha_r`` (list), ``g_h`` (list or None), ``alpha_z`` (and the sampling route's ``point_kwargs``
+    when it is > 0) of ``theory transition``; :class:`UsageError` if malformed."""
     try:
         alpha_r = [float(a) for a in str(args.alpha_r).split(",") if a.strip()]
     except ValueError:
@@ -185,7 +186,16 @@ def transition_options(args: argparse.Namespace) -> dict:
         g_h = [start + (stop - start) * i / max(num - 1, 1) for i in range(num)]
     if args.xtol <= 0:
         raise UsageError(f"--xtol must be > 0, got {args.xtol}")
-    return {"alpha_r": alpha_r, "g_h": g_h}
+    alpha_z = float(getattr(args, "alpha_z", 0.0))
+    if not alpha_z >= 0:
+        raise UsageError(f"--alpha-z must be >= 0, got {alpha_z}")
+    out = {"alpha_r": alpha_r, "g_h": g_h, "alpha_z": alpha_z}
+    if alpha_z > 0:
+        n_paths = int(getattr(args, "n_paths", 500))
+        if n_paths < 2:
+            raise UsageError(f"--n-paths must be >= 2, got {n_paths}")
+        out["point_kwargs"] = {"n_paths": n_paths}
+    return out
 
 
 def add_theory_parser(subparsers, handlers: dict | None = None) -> argparse.ArgumentParser:
@@ -243,12 +253,15 @@ def add_theory_parser(subparsers, handlers: dict | None = None) -> argparse.Argu
     p.set_defaults(handler="theory.gradients", **({"func": handlers["gradients"]} if handlers else {}))
     p = sub.add_parser("transition", help="chaos line vs static (topological) line of the gated RNN",
                        formatter_class=fmt,
-                       description="Both critical lines of the gated RNN (alpha_z = 0) on the (g_h, alpha_r) plane: "
+                       description="Both critical lines of the gated RNN on the (g_h, alpha_r) plane: "
                                    "where nonzero static solutions appear and where chaos sets in (DMFT), "
                                    "with the DMFT on an optional g_h grid.")
     p.add_argument("--alpha-r", default="1,4,8,16", help="comma-separated output-gate sensitivities alpha_r")
     p.add_argument("--g-h", default=None, help="grid of gains g_h as start:stop:num (default: lines only)")
     p.add_argument("--beta-r", type=float, default=0.0, help="output-gate bias beta_r")
+    p.add_argument("--alpha-z", type=float, default=0.0,
+                   help="update-gate sensitivity alpha_z (> 0: sampling DMFT, ~30 s to minutes per evaluation)")
+    p.add_argument("--n-paths", type=int, default=500, help="Monte-Carlo paths of the sampling DMFT (alpha_z > 0)")
     p.add_argument("--xtol", type=float, default=0.01, help="bracket width of the chaos line in g_h")
     p.add_argument("--out", help="write the lines (and grid) as netCDF (.nc)")
     p.add_argument("--plot", help="save the transition figure (.png)")

@@ -26,9 +26,9 @@ def _ax(ax):
 
 
 def _title(ds, extra=""):
-    keys = [k for k in ds.attrs if k.startswith("model_") and k != "model_update"]
+    keys = [k for k in ds.attrs if k.startswith("param_") and k != "param_update"]
     params = ", ".join(f"{k[6:]}={ds.attrs[k]:g}" for k in keys)
-    return f"GRU fixed points ({params}{', update=' + ds.attrs['model_update'] if 'model_update' in ds.attrs else ''})" + extra
+    return f"GRU fixed points ({params}{', update=' + ds.attrs['param_update'] if 'param_update' in ds.attrs else ''})" + extra
 
 
 def plot_gru_phase_diagram(ds, ax=None, found=None):

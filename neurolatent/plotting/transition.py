@@ -17,7 +17,7 @@ __all__ = ["plot_transition"]
 
 def _title(ds) -> str:
     a = ds.attrs
-    parts = [f"{k}={a[k]:g}" for k in ("alpha_z", "beta_r", "beta_h", "tau_h", "tau_r") if k in a]
+    parts = [f"{k}={a['param_' + k]:g}" for k in ("alpha_z", "beta_r", "beta_h", "tau_h", "tau_r") if "param_" + k in a]
     if "sim_g_h" in ds and ds.sizes.get("sim", 0):
         parts.append(f"sim N={a.get('N', '?')}, seeds {a.get('seeds', '?')}")
     return "Gated RNN: topological vs chaos line" + (" (" + ", ".join(parts) + ")" if parts else "")
@@ -53,11 +53,12 @@ def plot_transition(ds, fig=None):
     ax.plot(ds["g_chaos"].values, a, "s--", color="tab:red", lw=2, label="DMFT chaos (λ_max > 0) appears")
     if "g_chaos_lo" in ds:
         ax.fill_betweenx(a, ds["g_chaos_lo"].values, ds["g_chaos_hi"].values, color="tab:red", alpha=0.2)
-    if "beta_r" in ds.attrs:  # zero fixed point unstable for g_h sigma_r(0) > 1
-        ax.axvline(1 + np.exp(float(ds.attrs["beta_r"])), color="k", lw=1, ls="-.",
+    if "param_beta_r" in ds.attrs:  # zero fixed point unstable for g_h sigma_r(0) > 1
+        ax.axvline(1 + np.exp(float(ds.attrs["param_beta_r"])), color="k", lw=1, ls="-.",
                    label="zero FP unstable: g_h σ_r(0) = 1")
-    if "tricritical_alpha_r" in ds.attrs:
-        ax.axhline(ds.attrs["tricritical_alpha_r"], color="grey", ls=":", lw=1, label="α_r = 2√2 (tricritical)")
+    if np.isfinite(float(ds.attrs.get("tricritical_alpha_r", np.inf))):
+        ax.axhline(ds.attrs["tricritical_alpha_r"], color="grey", ls=":", lw=1,
+                   label=f"α_r = {float(ds.attrs['tricritical_alpha_r']):.3g} (tricritical)")
     if "sim_g_h" in ds and ds.sizes.get("sim", 0):
         alive = ds["sim_final_variance"].values > 1e-6
         for on, lab, fc in ((True, "simulation: sustained", "k"), (False, "simulation: decayed to 0", "none")):

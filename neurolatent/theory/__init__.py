@@ -42,7 +42,7 @@ from .models import GRU, LSTM, GatedRNN, VanillaRNN, model_from_name
 from .phase_diagram import parse_grid, phase_diagram
 from .simulate import Network, Trajectory, jacobian, sample_network, simulate
 from .spectrum import EmpiricalSpectrum, SpectrumPrediction, empirical_spectrum, jacobian_spectrum
-from .transition import chaos_line, static_line, transition_diagram
+from .transition import chaos_line, static_line, transient_lifetimes, transition_diagram, tricritical_point
 
 __all__ = ["VanillaRNN", "GatedRNN", "GRU", "LSTM", "model_from_name", "simulate", "sample_network",
            "jacobian", "Network", "Trajectory", "lyapunov_spectrum", "lyapunov_max", "LyapunovResult",
@@ -50,4 +50,5 @@ __all__ = ["VanillaRNN", "GatedRNN", "GRU", "LSTM", "model_from_name", "simulate
            "jacobian_spectrum", "empirical_spectrum", "SpectrumPrediction", "EmpiricalSpectrum",
            "phase_diagram", "parse_grid", "gradient_dmft", "GradientDMFTResult",
            "gradient_rate_sweep", "adjoint_norms", "gru_static_solutions", "gru_fixed_point_diagram",
-           "find_gru_fixed_points", "continue_fixed_points", "transition_diagram", "static_line", "chaos_line"]
+           "find_gru_fixed_points", "continue_fixed_points", "transition_diagram", "static_line", "chaos_line",
+           "tricritical_point", "transient_lifetimes"]

@@ -71,15 +71,43 @@ def model_attrs(model, skip=()) -> dict:
     return attrs
 
 
-def annotate(ds: xr.Dataset) -> xr.Dataset:
+def annotate(ds: xr.Dataset, table: dict | None = None, **attrs) -> xr.Dataset:
     """Set ``units``/``long_name`` on every variable and coordinate of ``ds`` (in place, returned).
 
-    Names not in :data:`VARIABLES` get ``units = "1"`` and their name as ``long_name``.
+    The one place where the theory module describes its xarray outputs: :meth:`DMFTResult.to_dataset`,
+    :func:`phase_diagram`, :func:`gradient_dmft`'s and :func:`gradient_rate_sweep`'s datasets,
+    :func:`transition_diagram`, :func:`transient_lifetimes` and the GRU fixed-point diagram all call it.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    table : dict, optional
+        ``name -> (units, long_name)`` or ``(units, long_name, extra_attrs_dict)`` for the names
+        particular to one output; looked up before the shared :data:`VARIABLES`. Names in neither
+        get ``units = "1"`` and their name as ``long_name``. Attributes already on a variable win.
+    **attrs
+        Dataset attributes to add (e.g. ``**model_attrs(model)``).
+
+    Every dataset attribute is then made netCDF-storable with :func:`json_safe`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = annotate(xr.Dataset({"rate": ("g_h", np.zeros(2))}, coords={"g_h": [1.0, 2.0]}),
+    ...               {"rate": ("1/tau", "gradient-norm rate")}, eps=0.1)
+    >>> ds.rate.attrs["units"], ds.g_h.attrs["long_name"][:4], ds.attrs["eps"]
+    ('1/tau', 'gain', 0.1)
     """
+    table = table or {}
     for name in list(ds.variables):
-        units, long_name = VARIABLES.get(str(name), ("1", str(name)))
-        ds[name].attrs.setdefault("units", units)
-        ds[name].attrs.setdefault("long_name", long_name)
+        entry = table.get(str(name)) or VARIABLES.get(str(name)) or ("1", str(name))
+        if len(entry) not in (2, 3):
+            raise ValueError(f"metadata table entry for {name!r} must be (units, long_name[, extra]), got {entry!r}")
+        ds[name].attrs.setdefault("units", entry[0])
+        ds[name].attrs.setdefault("long_name", entry[1])
+        for k, v in (entry[2] if len(entry) == 3 else {}).items():
+            ds[name].attrs.setdefault(k, v)
+    ds.attrs.update(attrs)
     for k, v in list(ds.attrs.items()):
         ds.attrs[k] = json_safe(v)
     return ds

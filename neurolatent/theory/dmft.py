@@ -49,15 +49,25 @@ that applies):
     the fixed point. It read Δ₀ 5% and 10% low at α_z = 0 (g_h, α_r) = (4, 0), (3, 2), where the
     exact answer is known, and 8% low at (4, 2, 0) (0.1115 vs 0.1209; simulations of N = 1000-2000
     networks: 0.116-0.121) -- the gap reported between this route and large simulations.
-    *Limit:* at large α_z the solution becomes nearly static (frozen units, σ_z ≈ 0, whose z
-    decorrelates as slowly as φ(h)): at (2.5, 10, 0) C_h(250)/Δ₀ = 0.97 and the stationary
-    iteration does not converge on a 250-unit window, while the default 100-unit window gives
-    0.044 against 0.0515 ± 0.001 in N = 500 simulations started near the attractor (which still
-    drift; started from var h = 1 they read 0.06-0.12). Table: tests/theory/test_theory_dmft_alpha_z.py.
-    *Known failure:* at (g_h, α_z, α_r) = (3, 5, 0) with ``n_paths = 500`` the iteration does not
-    converge (residual ~0.15 after 300 iterations, damping 1 or 0.5) and raises
-    :class:`DMFTConvergenceError`; the slow test tests/theory/test_theory_lambda_grid.py, which
-    the earlier route passed there, fails for that reason.
+    *Limit (strong update gate):* at large α_z and small g_h the solution becomes nearly static
+    (frozen units, σ_z ≈ 0, whose z decorrelates as slowly as φ(h)), and the stationary iteration
+    on a finite window is not resolved. Two guards flag it, with the reason in
+    ``diagnostics["nonconvergence_reason"]`` and in the :class:`DMFTConvergenceError` message:
+    the residual (Anderson on the common-random-numbers map) and the *tail ratio*
+    ``diagnostics["tail_ratio"]`` = C_h(τ_max)/Δ₀, which must stay below :data:`TAIL_RATIO_MAX`
+    (0.5, ``β_h = 0``) for a converged result: a correlation that has not decayed by the end of the
+    window is not a stationary solution on it. Measured (default window τ_max = 100): (4, 2, 0)
+    with 500 paths converges, tail −0.10, Δ₀ 0.1214; (2.5, 10, 0) with 300 paths does not
+    (residual 0.088 after 300 iterations, the iterate collapsing to Δ₀ 0.0009, against 0.0515 ±
+    0.001 in N = 500 simulations started near the attractor); (3, 5, 0) with 500 paths does not
+    (residual 0.146, iterate Δ₀ 0.008, tail 1.85); with 1500 paths the residual does converge
+    there (1e-5 after 164 iterations) but to a nearly static C_h, Δ₀ = 0.082 with
+    C_h(100)/Δ₀ = 0.93, which the tail guard flags; on a 300-unit window with 1000 paths it does not
+    converge (residual 0.26 after 300 iterations, C_h(100)/Δ₀ = −0.94: an unphysical iterate). A 32-path, 30-unit run at (3, 3, 0), which the
+    earlier route returned as converged, has a flat C_h (tail 0.99) and is now flagged as well.
+    Damping did not help (earlier session: 0.5 at (3, 5, 0), residual ~0.15); a longer window
+    (cost ∝ τ_max) or a static/frozen-unit decomposition of the solution (C_h = q + dynamic part)
+    is the open fix. Table: tests/theory/test_theory_dmft_alpha_z.py.
     The mean-field λ_max comes from a sampled *tangent DMFT* (derived here; the notes' formula
     was not recovered): single-site perturbations driven by Gaussian tangent noises whose
     two-time covariances are re-estimated from the samples, iterated on a 30-time-unit window;
@@ -478,6 +488,10 @@ def _white(n_paths, n_tot, rng):
     return w
 
 
+TAIL_RATIO_MAX = 0.5
+"""Largest C_h(τ_max)/Δ₀ (``β_h = 0``) accepted from the sampling route; above it the result is flagged."""
+
+
 def _gated_sampling(m: GatedRNN, dt, tau_max, tol, max_iter, damping, init_variance, n_paths, seed,
                     n_nodes=161, lyapunov=True):
     rng = np.random.default_rng(seed)
@@ -519,6 +533,19 @@ def _gated_sampling(m: GatedRNN, dt, tau_max, tol, max_iter, damping, init_varia
     lam = float(m.g_h * sz0 * sr(np.zeros(1))[0] - sz0) / m.tau_h if quiet else float("nan")
     diag = {"lambda_route": "zero fixed point" if quiet else "unavailable", "mc_noise": noise_rel,
             "n_paths": n_paths, "control_gate": s_c}
+    # strong-gate regime: a solution that has not decorrelated by the end of the window is not a
+    # resolved stationary solution (frozen units, σ_z ≈ 0); flag it rather than return it
+    tail = 0.0 if quiet else float(C_h[-1] / max(C_h[0], 1e-300))
+    diag["tail_ratio"] = tail
+    if not converged:
+        diag["nonconvergence_reason"] = (f"residual {hist[-1]:.3g} after {len(hist)} iterations of the "
+                                         f"{n_paths}-path Monte-Carlo map")
+    elif m.beta_h == 0 and tail > TAIL_RATIO_MAX:
+        converged = False
+        diag["nonconvergence_reason"] = (
+            f"nearly static solution: C_h(tau_max)/Delta0 = {tail:.2f} > {TAIL_RATIO_MAX}, the correlation "
+            f"has not decayed on the {tau[-1]:g}-unit window (window too short, or frozen units at a strong "
+            f"update gate); raise tau_max")
     out = DMFTResult(m, tau, C_h, {"phi": C_phi, "r": C_r, "z": C_z, "sigma_r": C_sr}, float(C_h[0]), lam,
                      "quiescent", converged, hist[-1], len(hist), "sampling", np.array(hist), diag, samples)
     if not quiet and lyapunov:
@@ -676,7 +703,8 @@ def dmft(model, method: str = "auto", dt: float | None = None, tau_max: float | 
         raise ValueError(f"unknown method {method!r}; choose auto, scs, reduce, gaussian or sampling")
     if not res.converged and on_fail == "raise":
         raise DMFTConvergenceError(
-            f"DMFT ({res.method}) for {model!r} did not converge in {res.n_iter} iterations: residual "
-            f"{res.residual:.3g} > tol; raise max_iter, lower damping or pass on_fail='return'",
+            f"DMFT ({res.method}) for {model!r} did not converge ({res.n_iter} iterations, residual "
+            f"{res.residual:.3g}): {res.diagnostics.get('nonconvergence_reason', 'residual above tol')}; "
+            "raise max_iter or tau_max, lower damping, or pass on_fail='return'",
             res.residual, res.n_iter, res)
     return res

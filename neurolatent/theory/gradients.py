@@ -110,7 +110,6 @@ neural networks, Phys. Rev. Lett. 61, 259 (1988).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -194,25 +193,18 @@ class GradientDMFTResult:
         >>> ds["norm2"].attrs["units"]
         '1'
         """
-        t_unit = "model time units (tau = 1)" if isinstance(self.model, VanillaRNN) else "model time units"
-        ds = xr.Dataset(
-            {"norm2": ("tau", self.norm2, {"long_name": "per-neuron squared gradient norm <a_h(tau)^2>",
-                                           "units": "1"}),
-             "coherence": ("lag", self.coherence, {"long_name": "normalised two-time adjoint correlation "
-                                                   "at the end of the window", "units": "1"})},
-            coords={"tau": ("tau", self.tau, {"long_name": "lag between loss and state", "units": t_unit}),
-                    "lag": ("lag", self.lag, {"long_name": "lag within the adjoint", "units": t_unit})})
+        from ._cf import annotate, model_attrs
+
+        ds = xr.Dataset({"norm2": ("tau", self.norm2), "coherence": ("lag", self.coherence)},
+                        coords={"tau": self.tau, "lag": self.lag})
         attrs = {"model": type(self.model).__name__, "rate": float(self.rate),
                  "rate_asymptotic": float(self.rate_asymptotic), "rate_std": float(self.rate_std),
                  "lambda_max": float(self.lambda_max), "fit_start": float(self.fit_start),
                  "converged": int(self.converged), "residual": float(self.residual), "method": self.method,
-                 "rate_units": f"1/({t_unit})", "forward_delta0": float(self.forward.delta0),
-                 "forward_phase": self.forward.phase}
-        for f in dataclasses.fields(self.model):
-            attrs[f"param_{f.name}"] = getattr(self.model, f.name)
+                 "rate_units": "1/tau", "forward_delta0": float(self.forward.delta0),
+                 "forward_phase": self.forward.phase, **model_attrs(self.model)}
         attrs.update({f"diag_{k}": v for k, v in self.diagnostics.items() if isinstance(v, (int, float, str))})
-        ds.attrs.update(attrs)
-        return ds
+        return annotate(ds, _TABLE, **attrs)
 
 
 # ---------------------------------------------------------------------------------- coefficients
@@ -565,12 +557,25 @@ def gradient_rate_sweep(g_h, alpha_z=(0.0,), progress: bool = False, callback=No
                 bar.update()
                 if callback is not None:
                     callback(i, j, res)
-    long = {"rate": "gradient-norm growth rate over the fit window", "rate_asymptotic":
-            "asymptotic gradient-norm rate (eigenproblem)", "rate_std": "Monte-Carlo spread of rate",
-            "lambda_max": "mean-field maximal Lyapunov exponent", "delta0": "variance of h"}
-    data = {k: (("alpha_z", "g_h"), v, {"long_name": long[k], "units": "1" if k == "delta0" else "1/time"})
-            for k, v in out.items()}
-    data["converged"] = (("alpha_z", "g_h"), conv, {"long_name": "forward DMFT and rate converged"})
-    attrs = {f"param_{k}": v for k, v in model_params.items()}
-    attrs.update({f"gradient_{k}": v for k, v in gk.items() if isinstance(v, (int, float, str))})
-    return xr.Dataset(data, coords={"alpha_z": alpha_z, "g_h": g_h}, attrs=attrs)
+    from ._cf import annotate, model_attrs
+
+    data = {k: (("alpha_z", "g_h"), v) for k, v in out.items()}
+    data["converged"] = (("alpha_z", "g_h"), conv)
+    fixed = model_attrs(GatedRNN(g_h=float(g_h[0]), alpha_z=float(alpha_z[0]), **model_params),
+                        skip=("g_h", "alpha_z"))
+    gattrs = {f"gradient_{k}": v for k, v in gk.items() if isinstance(v, (int, float, str))}
+    return annotate(xr.Dataset(data, coords={"alpha_z": alpha_z, "g_h": g_h}), _TABLE, **fixed, **gattrs)
+
+
+# units and long names particular to the gradient outputs (the shared ones are in _cf.VARIABLES)
+_TABLE = {
+    "tau": ("tau", "lag between loss and state"),
+    "lag": ("tau", "lag within the adjoint"),
+    "norm2": ("1", "per-neuron squared gradient norm <a_h(tau)^2>"),
+    "coherence": ("1", "normalised two-time adjoint correlation at the end of the window"),
+    "rate": ("1/tau", "gradient-norm growth rate over the fit window"),
+    "rate_asymptotic": ("1/tau", "asymptotic gradient-norm rate (eigenproblem)"),
+    "rate_std": ("1/tau", "Monte-Carlo spread of rate"),
+    "delta0": ("1", "variance of h"),
+    "converged": ("1", "forward DMFT and rate converged (1) or not (0; values NaN)"),
+}

@@ -359,33 +359,41 @@ def gru_fixed_point_diagram(model: GRU, axes: dict, eps: float = 0.05, n_grid: i
         if callback is not None:
             callback((i, j), sols)
     dims, bdims = tuple(names), tuple(names) + ("branch",)
-    units = {"g_z": "1", "g_r": "1", "g_h": "1", "b_z": "1", "b_r": "1", "b_h": "1"}
-    coords = {n: (n, v, {"long_name": f"GRU parameter {n}", "units": units[n]}) for n, v in zip(names, vals)}
-    coords["branch"] = ("branch", np.arange(max_branches), {"long_name": "nonzero solution (by Δ_h)"})
+    from ._cf import annotate, model_attrs
 
-    def var(dd, a, long, unit="1", **extra):
-        return (dd, a, {"long_name": long, "units": unit, **extra})
-
+    coords = {n: (n, v) for n, v in zip(names, vals)}
+    coords["branch"] = ("branch", np.arange(max_branches))
+    flags = {"flag_values": list(range(len(PHASES))), "flag_meanings": " | ".join(PHASES)}
+    table = {**{n: ("1", f"GRU parameter {n}") for n in names},
+             "branch": ("1", "nonzero solution (by Δ_h)"),
+             "phase": ("1", "phase code", flags),
+             "zero_slow_fraction": ("1", f"fraction of eigenvalues within {eps} of 1, zero FP"),
+             "slow_fraction": ("1", f"predicted fraction of eigenvalues within {eps} of 1")}
     ds = xr.Dataset({
-        "n_solutions": var(dims, n_sol, "number of static mean-field solutions"),
-        "n_nonzero": var(dims, n_nz, "number of nonzero static solutions"),
-        "phase": var(dims, phase, "phase code", flag_values=list(range(len(PHASES))),
-                     flag_meanings=" | ".join(PHASES)),
-        "zero_exists": var(dims, zero_exists, "the zero fixed point exists (b_h = 0)"),
-        "zero_stability_index": var(dims, out["zero_stability_index"], "(g_h sigma(b_r))^2 at the zero fixed point"),
-        "zero_rightmost": var(dims, out["zero_rightmost"], "rightmost Jacobian eigenvalue at the zero fixed point"),
-        "zero_slow_fraction": var(dims, out["zero_slow_fraction"], f"fraction of eigenvalues within {eps} of 1, zero FP"),
-        "delta_h": var(bdims, br["delta_h"], "variance of h at the nonzero fixed point, Delta_h"),
-        "stability_index": var(bdims, br["stability_index"], "rho(T(1)) criterion c; stable iff c < 1"),
-        "stable": var(bdims, stable, "nonzero fixed point predicted stable"),
-        "slow_fraction": var(bdims, br["slow_fraction"], f"predicted fraction of eigenvalues within {eps} of 1"),
-        "spectral_radius": var(bdims, br["spectral_radius"], "predicted spectral radius of the Jacobian"),
+        "n_solutions": (dims, n_sol), "n_nonzero": (dims, n_nz), "phase": (dims, phase),
+        "zero_exists": (dims, zero_exists), "zero_stability_index": (dims, out["zero_stability_index"]),
+        "zero_rightmost": (dims, out["zero_rightmost"]), "zero_slow_fraction": (dims, out["zero_slow_fraction"]),
+        "delta_h": (bdims, br["delta_h"]), "stability_index": (bdims, br["stability_index"]),
+        "stable": (bdims, stable), "slow_fraction": (bdims, br["slow_fraction"]),
+        "spectral_radius": (bdims, br["spectral_radius"]),
     }, coords=coords)
-    ds.attrs.update({f"model_{k}": (v if isinstance(v, str) else float(v))
-                     for k, v in dataclasses.asdict(model).items() if k not in names})
-    ds.attrs.update(model="GRU", eps=float(eps), n_grid=int(n_grid), spectra=int(spectra),
+    return annotate(ds, {**_TABLE, **table}, **model_attrs(model, skip=names), model="GRU", eps=float(eps),
+                    n_grid=int(n_grid), spectra=int(spectra),
                     reference="Can, Krishnamurthy & Schwab, MSML 2020 (arXiv 2002.00025)")
-    return ds
+
+
+# units and long names of the GRU fixed-point diagram (the shared ones are in _cf.VARIABLES)
+_TABLE = {
+    "n_solutions": ("1", "number of static mean-field solutions"),
+    "n_nonzero": ("1", "number of nonzero static solutions"),
+    "zero_exists": ("1", "the zero fixed point exists (b_h = 0)"),
+    "zero_stability_index": ("1", "(g_h sigma(b_r))^2 at the zero fixed point"),
+    "zero_rightmost": ("1", "rightmost Jacobian eigenvalue at the zero fixed point"),
+    "delta_h": ("1", "variance of h at the nonzero fixed point, Delta_h"),
+    "stability_index": ("1", "rho(T(1)) criterion c; stable iff c < 1"),
+    "stable": ("1", "nonzero fixed point predicted stable"),
+    "spectral_radius": ("1", "predicted spectral radius of the Jacobian"),
+}
 
 
 @dataclass

@@ -137,7 +137,10 @@ def lyapunov_spectrum(model, N: int, T: float, k: int | None = None, dt: float =
     trace_sum = torch.zeros(net.batch, dtype=net.dtype, device=net.device)
     logdet_sum = torch.zeros(net.batch, dtype=net.dtype, device=net.device) if (
         net.model.kind == "map" and k == D) else None
-    history, times, rmin = [], [], np.inf
+    # the loop stays on the device: history and the smallest |R_ii| are kept as tensors and copied
+    # to the host once at the end (a callback, when given, forces one copy per QR)
+    history, times = [], []
+    rmin = torch.full((), float("inf"), dtype=net.dtype, device=net.device)
     for i in tqdm(range(1, n + 1), disable=not progress, desc="lyapunov"):
         if net.model.kind == "flow":
             trace_sum += jacobian_trace(net, x)
@@ -147,12 +150,12 @@ def lyapunov_spectrum(model, N: int, T: float, k: int | None = None, dt: float =
         if i % qr_every == 0 or i == n:
             Q, R = torch.linalg.qr(Q)
             d = torch.diagonal(R, dim1=-2, dim2=-1).abs()
-            rmin = min(rmin, float(d.min()))
+            rmin = torch.minimum(rmin, d.min())
             logsum += torch.log(d)
-            history.append((logsum[:, 0] / (i * h)).cpu().numpy())
+            history.append(logsum[:, 0] / (i * h))
             times.append(i * h)
             if callback is not None:
-                callback(i, history[-1])
+                callback(i, history[-1].cpu().numpy())
     if not torch.isfinite(logsum).all():
         raise FloatingPointError("non-finite Lyapunov sums: the tangent vectors under/overflowed; "
                                  "lower qr_every or dt")
@@ -160,7 +163,7 @@ def lyapunov_spectrum(model, N: int, T: float, k: int | None = None, dt: float =
     return LyapunovResult(
         exponents=exps, mean=exps.mean(0), mean_trace=(trace_sum / n).cpu().numpy(),
         mean_logdet=None if logdet_sum is None else (logdet_sum / n).cpu().numpy(),
-        history=np.array(history), times=np.array(times), min_r_diag=rmin)
+        history=torch.stack(history).cpu().numpy(), times=np.array(times), min_r_diag=float(rmin))
 
 
 def lyapunov_max(model, N: int, T: float, dt: float = 0.1, seeds=0, burn_in: float = 50.0,

@@ -16,6 +16,8 @@ from neurolatent_cli import main
     (["theory", "transition", "--alpha-r", "x"], "--alpha-r expects comma-separated numbers"),
     (["theory", "transition", "--g-h", "1:3"], "a grid is start:stop:num"),
     (["theory", "transition", "--xtol", "0"], "--xtol must be > 0"),
+    (["theory", "transition", "--alpha-z", "-1"], "--alpha-z must be >= 0"),
+    (["theory", "transition", "--alpha-z", "2", "--n-paths", "1"], "--n-paths must be >= 2"),
 ])
 def test_usage_errors_are_one_line_before_any_work(argv, expected, capsys):
     try:

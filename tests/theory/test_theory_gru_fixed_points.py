@@ -135,7 +135,7 @@ def test_diagram_dataset_and_figure(tmp_path):
     ds = gru_fixed_point_diagram(GRU(g_h=1.9), {"b_r": np.linspace(-1, 1.5, 4), "g_r": [1.0, 10.0, 20.0]})
     assert ds.phase.dims == ("b_r", "g_r") and ds.delta_h.dims == ("b_r", "g_r", "branch")
     assert all("units" in ds[v].attrs and "long_name" in ds[v].attrs for v in ds.data_vars)
-    assert ds.attrs["model_g_h"] == 1.9 and "model_b_r" not in ds.attrs
+    assert ds.attrs["param_g_h"] == 1.9 and "param_b_r" not in ds.attrs and ds.attrs["model_family"] == "GRU"
     assert set(np.unique(ds.phase.values)) <= set(range(len(PHASES)))
     # count consistent with the branch arrays
     np.testing.assert_array_equal(ds.n_nonzero.values, np.isfinite(ds.delta_h.values).sum(-1))

@@ -106,11 +106,16 @@ def test_dataset_has_units_and_round_trips(small_diagram, tmp_path):
     ds = small_diagram
     for v in ("g_static", "g_chaos", "lambda_max", "delta0", "tau_c", "lambda_onset"):
         assert {"long_name", "units"} <= set(ds[v].attrs), v
-    assert ds.attrs["alpha_z"] == 0.0 and ds.attrs["tricritical_alpha_r"] == pytest.approx(2 * math.sqrt(2))
+    assert ds.attrs["param_alpha_z"] == 0.0 and ds.attrs["tricritical_alpha_r"] == pytest.approx(2 * math.sqrt(2))
+    assert ds.attrs["model_family"] == "GatedRNN" and "param_g_h" not in ds.attrs  # g_h is a coordinate
+    assert ds.lambda_max.attrs["units"] == "1/tau" and ds.n_static.attrs["units"] == "1"
     ds.to_netcdf(tmp_path / "t.nc")
     import xarray as xr
     back = xr.open_dataset(tmp_path / "t.nc")
     np.testing.assert_allclose(back.g_static.values, ds.g_static.values)
+    for v in ds.variables:  # CF metadata survives the round trip
+        assert back[v].attrs["units"] == ds[v].attrs["units"], v
+    assert {k: back.attrs[k] for k in ds.attrs} == dict(ds.attrs)
     back.close()
 
 
