@@ -429,8 +429,8 @@ class FishLegSurgeon(Pruner):
                                           for (_, m, _), f in zip(entries, fl)):
             raise ValueError(
                 f"FishLegSurgeon: the model's prunable layers {[tuple(m.weight.shape) for _, m, _ in entries]} do not "
-                f"match the FishLeg optimiser's Linear layers {[tuple(f.weight.shape) for f in fl]}; build FishLeg on "
-                "this network (or the network it was copied from)")
+                f"match the FishLeg optimiser's Linear/Conv2d layers {[tuple(f.weight.shape) for f in fl]}; "
+                "build FishLeg on this network (or the network it was copied from)")
         return [(w, m, f) for (w, m, _), f in zip(entries, fl)]
 
     def _q_diag(self) -> dict[nn.Module, torch.Tensor]:
