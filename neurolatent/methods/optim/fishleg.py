@@ -82,6 +82,9 @@ class FishLeg(torch.optim.Optimizer):
     >>> opt.zero_grad(); loss = nn.functional.cross_entropy(net(x), y); loss.backward(); opt.step()
     >>> opt.q_matrix(net[0]).shape
     torch.Size([30, 30])
+    >>> cnn = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(16, 3))  # on 4x4 images
+    >>> FishLeg(cnn).q_matrix(cnn[0]).shape  # 4 x (1*3*3) weights + 4 biases
+    torch.Size([40, 40])
     """
 
     def __init__(self, model: nn.Module, lr: float = 0.05, damping: float = 0.1, *, aux_lr: float = 0.01,
