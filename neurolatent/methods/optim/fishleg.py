@@ -14,7 +14,10 @@ minimised at :math:`Q = (F+\gamma I)^{-1}`. Its gradient needs only Fisher-vecto
 reverse-mode pass).
 
 Structure: block-diagonal over layers; for a ``Linear`` layer with gradient matrix
-:math:`\nabla = [\nabla_W\ \nabla_b] \in \mathbb R^{d_\mathrm{out}\times(d_\mathrm{in}+1)}`,
+:math:`\nabla = [\nabla_W\ \nabla_b] \in \mathbb R^{d_\mathrm{out}\times(d_\mathrm{in}+1)}`
+(a ``Conv2d`` with ``groups=1`` is the same with its weight read as the
+:math:`C_\mathrm{out}\times(C_\mathrm{in} k_h k_w)` matrix acting on unfolded patches, as in the KFC
+factors of Grosse & Martens 2016, "A Kronecker-factored approximate Fisher matrix for convolution layers"),
 
 .. math:: Q_\ell(\nabla) = R R^\top\, \nabla\, L L^\top
           \quad\Longleftrightarrow\quad Q_\ell = (L L^\top) \otimes (R R^\top),
@@ -45,8 +48,9 @@ class FishLeg(torch.optim.Optimizer):
     Parameters
     ----------
     model : nn.Module
-        Network whose trainable parameters all sit in ``nn.Linear`` layers (TypeError naming the
-        layer type otherwise); outputs of shape ``(N, C)``.
+        Network whose trainable parameters all sit in ``nn.Linear`` or ``nn.Conv2d`` (``groups=1``)
+        layers (TypeError naming the layer type otherwise); outputs of shape ``(N, C)``. A conv weight
+        of shape ``(C_out, C_in, k_h, k_w)`` is handled as the ``(C_out, C_in k_h k_w)`` matrix.
     lr : float
         Step size :math:`\eta`.
     damping : float
@@ -78,6 +82,9 @@ class FishLeg(torch.optim.Optimizer):
     >>> opt.zero_grad(); loss = nn.functional.cross_entropy(net(x), y); loss.backward(); opt.step()
     >>> opt.q_matrix(net[0]).shape
     torch.Size([30, 30])
+    >>> cnn = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(16, 3))  # on 4x4 images
+    >>> FishLeg(cnn).q_matrix(cnn[0]).shape  # 4 x (1*3*3) weights + 4 biases
+    torch.Size([40, 40])
     """
 
     def __init__(self, model: nn.Module, lr: float = 0.05, damping: float = 0.1, *, aux_lr: float = 0.01,
@@ -94,7 +101,7 @@ class FishLeg(torch.optim.Optimizer):
         if loss not in ("cross_entropy", "mse"):
             raise ValueError(f"FishLeg: loss must be 'cross_entropy' or 'mse', got {loss!r}")
         self.nonfinite = check_policy(nonfinite, owner)
-        layers, _ = split_layers(model, owner, "raise", supported=(nn.Linear,))
+        layers, _ = split_layers(model, owner, "raise", supported=(nn.Linear, nn.Conv2d))
         params = [p for m in layers for p in m.parameters(recurse=False)]
         super().__init__(params, dict(lr=lr, damping=damping, momentum=momentum))
         self.model, self.layers, self.loss, self.aux_steps = model, layers, loss, int(aux_steps)
@@ -105,9 +112,9 @@ class FishLeg(torch.optim.Optimizer):
         s = init_scale ** 0.25
         self.factors: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
         for m in layers:
-            d_in = m.in_features + (m.bias is not None)
+            d_out, d_in = self._matrix_shape(m)
             left = (s * torch.eye(d_in, dtype=ref.dtype, device=ref.device)).requires_grad_()
-            right = (s * torch.eye(m.out_features, dtype=ref.dtype, device=ref.device)).requires_grad_()
+            right = (s * torch.eye(d_out, dtype=ref.dtype, device=ref.device)).requires_grad_()
             self.factors[m] = (left, right)
         self.aux_optimizer = torch.optim.Adam([t for lr_ in self.factors.values() for t in lr_], lr=aux_lr)
         self._gen = torch.Generator(device=ref.device)
@@ -161,13 +168,19 @@ class FishLeg(torch.optim.Optimizer):
         self.aux_history = list(extra["aux_history"])
 
     # -- Q ------------------------------------------------------------------------------------
+    @staticmethod
+    def _matrix_shape(m: nn.Module) -> tuple[int, int]:
+        """``(d_out, d_in [+ 1 for the bias])`` of the layer's gradient matrix (conv: ``d_in = C_in k_h k_w``)."""
+        return m.weight.shape[0], m.weight[0].numel() + (m.bias is not None)
+
     def _as_matrix(self, m: nn.Module, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        w = w.reshape(w.shape[0], -1)  # a view; the identity for Linear weights
         return w if b is None else torch.cat([w, b[:, None]], 1)
 
     def _split(self, m: nn.Module, mat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         if m.bias is None:
-            return mat, None
-        return mat[:, :-1], mat[:, -1]
+            return mat.reshape(m.weight.shape), None
+        return mat[:, :-1].reshape(m.weight.shape), mat[:, -1]
 
     def _q_apply(self, m: nn.Module, mat: torch.Tensor) -> torch.Tensor:
         left, right = self.factors[m]
@@ -175,7 +188,19 @@ class FishLeg(torch.optim.Optimizer):
 
     def inverse_fisher_product(self, grads: dict[nn.Module, tuple[torch.Tensor, torch.Tensor | None]]
                                ) -> dict[nn.Module, tuple[torch.Tensor, torch.Tensor | None]]:
-        r""":math:`Q v` for per-layer ``(weight-shaped, bias-shaped)`` tangents (no autograd graph)."""
+        r""":math:`Q v` for per-layer ``(weight-shaped, bias-shaped)`` tangents (no autograd graph).
+
+        Parameters
+        ----------
+        grads : dict
+            Maps layers of this optimiser to ``(w, b)`` with ``w`` of the layer's weight shape (conv:
+            ``(C_out, C_in, k_h, k_w)``) and ``b`` of its bias shape, or ``None`` for a bias-free layer.
+
+        Returns
+        -------
+        dict
+            The same layers mapped to :math:`Q_\ell [w\ b]`, split back into weight and bias shapes.
+        """
         out = {}
         with torch.no_grad():
             for m, (w, b) in grads.items():
@@ -183,16 +208,21 @@ class FishLeg(torch.optim.Optimizer):
         return out
 
     def q_matrix(self, layer: nn.Module) -> torch.Tensor:
-        r"""Dense :math:`Q_\ell` of ``layer`` in the flat order ``[weight.flatten(), bias]`` (small layers only)."""
+        r"""Dense :math:`Q_\ell` of ``layer`` in the flat order ``[weight.flatten(), bias]`` (small layers only).
+
+        ``weight.flatten()`` is row-major, so a conv weight ``(C_out, C_in, k_h, k_w)`` is flattened as its
+        ``(C_out, C_in k_h k_w)`` matrix; the result is ``(P_l, P_l)`` with ``P_l`` the layer's parameter count.
+        """
         if layer not in self.factors:
-            raise KeyError(f"q_matrix: {type(layer).__name__} is not one of this optimiser's Linear layers")
+            raise KeyError(f"q_matrix: {type(layer).__name__} is not one of this optimiser's Linear/Conv2d layers")
         left, right = (t.detach() for t in self.factors[layer])
         # vec_row(R R^T X L L^T) = (R R^T kron (L L^T)^T) vec_row(X); L L^T is symmetric.
         q = torch.kron(right @ right.T, left @ left.T)
         if layer.bias is None:
             return q
-        d_in = layer.in_features
-        idx = torch.arange(q.shape[0]).reshape(layer.out_features, d_in + 1)
+        d_out, d_in = self._matrix_shape(layer)
+        d_in -= 1
+        idx = torch.arange(q.shape[0]).reshape(d_out, d_in + 1)
         order = torch.cat([idx[:, :d_in].reshape(-1), idx[:, d_in]])
         return q[order][:, order]
 
@@ -218,7 +248,7 @@ class FishLeg(torch.optim.Optimizer):
         gamma = self.param_groups[0]["damping"]
         value = float("nan")
         for _ in range(int(steps)):
-            us = {m: torch.randn(m.out_features, m.in_features + (m.bias is not None), generator=self._gen,
+            us = {m: torch.randn(*self._matrix_shape(m), generator=self._gen,
                                  dtype=m.weight.dtype, device=m.weight.device) for m in self.layers}
             with torch.no_grad():
                 qu = {m: self._q_apply(m, us[m]) for m in self.layers}

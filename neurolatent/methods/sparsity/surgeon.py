@@ -386,7 +386,9 @@ class FishLegSurgeon(Pruner):
     fishleg : FishLeg
         An optimiser whose :math:`Q` has been fitted (at least one auxiliary step: training with it,
         or ``fishleg.update_q(x, steps=...)``); its layers must match the pruned model's prunable
-        layers one to one (the same network, or a deep copy of it).
+        layers one to one (the same network, or a deep copy of it). ``Linear`` and ``Conv2d``
+        (``groups=1``) layers, a conv weight read as its ``(C_out, C_in k_h k_w)`` matrix; on a
+        SmallCNN, fit Q longer than on an MLP of similar size (its large conv block converges slowly).
     x : Tensor, optional
         Inputs on which :math:`Q` is refined by ``refine_steps`` auxiliary steps before each pruning
         call (gradual pruning: Q is refined, not re-estimated).
@@ -429,8 +431,8 @@ class FishLegSurgeon(Pruner):
                                           for (_, m, _), f in zip(entries, fl)):
             raise ValueError(
                 f"FishLegSurgeon: the model's prunable layers {[tuple(m.weight.shape) for _, m, _ in entries]} do not "
-                f"match the FishLeg optimiser's Linear layers {[tuple(f.weight.shape) for f in fl]}; build FishLeg on "
-                "this network (or the network it was copied from)")
+                f"match the FishLeg optimiser's Linear/Conv2d layers {[tuple(f.weight.shape) for f in fl]}; "
+                "build FishLeg on this network (or the network it was copied from)")
         return [(w, m, f) for (w, m, _), f in zip(entries, fl)]
 
     def _q_diag(self) -> dict[nn.Module, torch.Tensor]:

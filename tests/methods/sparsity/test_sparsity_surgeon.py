@@ -165,7 +165,7 @@ def test_obs_on_a_small_mlp_beats_magnitude_in_predicted_and_real_loss(seed):
 
 
 def test_curvature_pruners_handle_convolutions(seed):
-    """OBD and OBS work on Conv2d layers too (the FishLeg surgeon needs FishLeg, which is Linear-only)."""
+    """OBD and OBS work on Conv2d layers too (the FishLeg surgeon's are in test_sparsity_surgeon_conv.py)."""
     from neurolatent.methods.common import SmallCNN
 
     net = SmallCNN(1, (2, 3), 3, seed=seed).double()
