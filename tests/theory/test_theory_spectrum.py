@@ -136,7 +136,13 @@ def test_slow_modes_grow_with_alpha_z():
 @pytest.mark.slow
 def test_slow_mode_fraction_prediction_from_sampling_dmft():
     m = GatedRNN(3.0, 20.0, 0.0)
-    p = jacobian_spectrum(m, samples=dmft(m, n_paths=500), eps=0.02)
+    # At alpha_z = 20 most units are nearly frozen, so C_h has a static part and the DMFT's tail
+    # guard flags the result (residual 6e-6, C_h(tau_max)/Delta0 = 0.92). The flag is asserted and
+    # the flagged samples used on purpose: the slow-mode fraction depends on the z-gate values,
+    # which this check shows match simulation all the same.
+    res = dmft(m, n_paths=500, on_fail="return")
+    assert not res.converged and "nearly static" in res.diagnostics["nonconvergence_reason"]
+    p = jacobian_spectrum(m, samples=res, eps=0.02)
     emp = empirical_spectrum(m, N=300, burn_in=100.0)
     # measured: predicted 0.122 vs empirical 0.129 (N = 300); Monte-Carlo DMFT noise ~2.5%
     assert emp.slow_fraction(0.02) == pytest.approx(p.slow_fraction, abs=0.03)
