@@ -23,6 +23,10 @@ from .cells import RecurrentCell
 __all__ = ["RTRL", "rtrl_memory_bytes", "available_memory", "ExactRTRLTooLarge"]
 
 
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.2f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
+
+
 class ExactRTRLTooLarge(MemoryError, ValueError):
     """Exact RTRL would need more memory than allowed; use an approximation (OK(r), UORO, TBPTT)."""
 
@@ -87,8 +91,8 @@ class RTRL(OnlineLearner):
         if need > limit:
             raise ExactRTRLTooLarge(
                 f"exact RTRL with n = {self.cell.n_hidden} hidden units, p = {self.cell.n_params} parameters and "
-                f"batch {batch_size} needs 2 * B * n * p = {need / 2**30:.2f} GiB for the influence matrix, over the "
-                f"limit of {limit / 2**30:.2f} GiB; use an approximation (OKRTRL(r=...), KFRTRL, UORO or TBPTT) "
+                f"batch {batch_size} needs 2 * B * n * p floats = {_size(need)} for the influence matrix, over the "
+                f"limit of {_size(limit)}; use an approximation (OKRTRL(r=...), KFRTRL, UORO or TBPTT) "
                 f"or a smaller network/batch, or raise memory_limit")
         g, n, m = self.cell.n_gates, self.cell.n_hidden, self.cell.n_features
         self.influence = torch.zeros(batch_size, n, g * n, m, device=self.device, dtype=self.dtype)

@@ -83,7 +83,7 @@ def test_memory_guard_refuses_with_estimate():
     cell = TanhCell(4, 64, dtype=torch.float32)
     need = rtrl_memory_bytes(cell)
     assert need == 2 * 64 * cell.n_params * 4  # 2 * n * p float32
-    with pytest.raises(ExactRTRLTooLarge, match=r"GiB.*OKRTRL") as err:
+    with pytest.raises(ExactRTRLTooLarge, match=r"MiB.*OKRTRL") as err:
         RTRL(cell, torch.nn.Linear(64, 2), memory_limit=need - 1)
     assert "n = 64" in str(err.value)
     RTRL(cell, torch.nn.Linear(64, 2), memory_limit=need)  # exactly at the limit: accepted
