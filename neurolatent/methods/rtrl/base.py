@@ -70,8 +70,7 @@ class OnlineLearner:
                              f"got {readout!r}")
         self.cell, self.readout = cell, readout
         self.loss_fn = _loss_fn(loss)
-        self.device, self.dtype = cell.weight.device, cell.weight.dtype
-        self.generator = torch.Generator(device=self.device)
+        self.generator = torch.Generator(device=cell.weight.device)
         if seed is None:
             self.generator.seed()
         else:
@@ -80,6 +79,16 @@ class OnlineLearner:
         self.reset(1)
 
     # -- public interface ---------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        """The cell's device (where the state and influence matrix live)."""
+        return self.cell.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The cell's float type."""
+        return self.cell.weight.dtype
+
     def parameters(self) -> list[nn.Parameter]:
         """The trained parameters: the cell's ``weight``, then the readout's weight and bias."""
         return [self.cell.weight, *self.readout.parameters()]
