@@ -32,6 +32,30 @@ At n <= 64 every method is dominated by Python/launch overhead (~1-4 ms per step
 Exact RTRL grows as n^4 in time in theory (measured x10 from 64 to 128, x12.5 from 128 to 256) and n^3 in memory; the
 Kronecker methods as r n^3 time (OK(8): x3.3 from 128 to 256) and r n^2 memory; UORO and TBPTT as
 n^2 (TBPTT's buffer h n^2). CUDA row: not run (no GPU was lent to this session).
+
+``--learning`` instead runs the two online-learning comparisons of the issue at full size (seeds
+0, 1, 2; Adam 0.01 after every step; batches of 16 sequences; n = 16), which the test suite only
+checks in a reduced form (``tests/methods/rtrl/test_rtrl_claims.py``):
+
+* delayed recall with distractors, lag 8 (``CopyTask(4, length=1, delay=7, distractors=True)``),
+  tanh cell with gain 0.3, 150 batches, final held-out recall accuracy (chance 0.25)::
+
+      seed   exact RTRL   OK(2)   TBPTT(2)
+      0      0.78         0.51    0.23
+      1      1.00         0.74    0.42
+      2      0.76         1.00    0.29
+      mean   0.85         0.75    0.31
+
+* embedded Reber grammar (strings <= 20 symbols), gated cell, 100 batches, final held-out
+  cross-entropy in nats per symbol (lower is better)::
+
+      seed   exact RTRL   OK(2)   TBPTT(4)
+      0      0.452        0.468   0.542
+      1      0.508        0.508   0.614
+      2      0.458        0.539   0.519
+      mean   0.473        0.505   0.558
+
+  OK(2) matches (here slightly beats) TBPTT(4) and stays close to exact RTRL.
 """
 from __future__ import annotations
 
@@ -41,7 +65,19 @@ import time
 import torch
 
 from neurolatent._utils import atomic_path
-from neurolatent.methods.rtrl import KFRTRL, OKRTRL, RTRL, TBPTT, UORO, ExactRTRLTooLarge, TanhCell
+from neurolatent.methods.rtrl import (
+    KFRTRL,
+    OKRTRL,
+    RTRL,
+    TBPTT,
+    UORO,
+    CopyTask,
+    ExactRTRLTooLarge,
+    GatedCell,
+    ReberGrammar,
+    TanhCell,
+    train_online,
+)
 
 
 def _state_bytes(learner) -> int:
@@ -101,6 +137,34 @@ def measure(n: int, method: str, *, batch: int, steps: int, warmup: int, device,
     return out
 
 
+def learning(seeds=(0, 1, 2)) -> None:
+    """The full-size online-learning comparisons (see the module docstring)."""
+    setups = [
+        ("delayed recall, lag 8: final accuracy", CopyTask(4, length=1, delay=7, distractors=True),
+         lambda seed, task: TanhCell(task.n_input, 16, seed=seed, gain=0.3), 150, "eval_accuracy",
+         {"exact RTRL": lambda c, r, s: RTRL(c, r), "OK(2)": lambda c, r, s: OKRTRL(c, r, r=2, seed=s),
+          "TBPTT(2)": lambda c, r, s: TBPTT(c, r, h=2)}),
+        ("embedded Reber grammar: final held-out loss (nats/symbol)", ReberGrammar(embedded=True, max_length=20),
+         lambda seed, task: GatedCell(task.n_input, 16, seed=seed), 100, "eval_loss",
+         {"exact RTRL": lambda c, r, s: RTRL(c, r), "OK(2)": lambda c, r, s: OKRTRL(c, r, r=2, seed=s),
+          "TBPTT(4)": lambda c, r, s: TBPTT(c, r, h=4)}),
+    ]
+    for title, task, make_cell, n_batches, key, methods in setups:
+        print(title)
+        print("  seed  " + "  ".join(f"{m:>10s}" for m in methods))
+        for seed in seeds:
+            vals = []
+            for make in methods.values():
+                cell = make_cell(seed, task)
+                torch.manual_seed(seed)
+                learner = make(cell, torch.nn.Linear(16, task.n_output), seed)
+                opt = torch.optim.Adam(learner.parameters(), lr=0.01)
+                ds = train_online(learner, task, opt, n_batches=n_batches, batch_size=16,
+                                  eval_every=n_batches // 5, seed=seed)
+                vals.append(float(ds[key][-1]))
+            print(f"  {seed:4d}  " + "  ".join(f"{v:10.3f}" for v in vals), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256])
@@ -113,7 +177,12 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--plot", default=None, help="save the time-per-step figure here (png/pdf)")
+    ap.add_argument("--learning", action="store_true", help="run the online-learning comparisons instead")
     args = ap.parse_args()
+    if args.learning:
+        torch.set_num_threads(1)
+        learning()
+        return
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
     torch.set_num_threads(1)
     rows = []

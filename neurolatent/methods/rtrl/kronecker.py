@@ -20,6 +20,12 @@ the outer product :math:`\\operatorname{vec}(A) u^\\top`, this is an unbiased ra
   :math:`\\sum_{i} \\sigma_i \\, p_i q_i^\\top` of the ``r + 1``-term sum (computed from two thin QRs
   and the SVD of a small ``(r+1) x (r+1)`` matrix), keep the ``k`` largest terms exactly and replace
   the rest by a random rank-(r - k) matrix with the right mean and the least variance.
+
+The cells of :mod:`.cells` are built so that :math:`M_t` is a *single* Kronecker product (all gates
+read the same presynaptic vector :math:`a_t`), so the sum always has ``r + 1`` terms. A cell whose
+:math:`M_t` needs two terms (a GRU whose reset gate multiplies :math:`h_{t-1}` before the candidate
+weights) would give ``r + 2`` terms; the reduction implemented here (``r + 1 -> r``) does not cover
+that case.
 """
 from __future__ import annotations
 
