@@ -201,6 +201,8 @@ def main() -> None:
     if args.plot:
         import matplotlib
 
+        import matplotlib.ticker
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
@@ -209,6 +211,8 @@ def main() -> None:
             pts = [(r["n"], r["ms"]) for r in rows if r["method"] == method and "ms" in r]
             if pts:
                 ax.loglog(*zip(*pts), marker="o", label=method)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xticks(args.sizes, [str(n) for n in args.sizes])
         ax.set_xlabel("hidden units n")
         ax.set_ylabel("ms per step")
         ax.set_title(f"online gradient cost ({args.device}, batch {args.batch})")
