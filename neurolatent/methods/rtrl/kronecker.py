@@ -24,8 +24,8 @@ the outer product :math:`\\operatorname{vec}(A) u^\\top`, this is an unbiased ra
 The cells of :mod:`.cells` are built so that :math:`M_t` is a *single* Kronecker product (all gates
 read the same presynaptic vector :math:`a_t`), so the sum always has ``r + 1`` terms. A cell whose
 :math:`M_t` needs two terms (a GRU whose reset gate multiplies :math:`h_{t-1}` before the candidate
-weights) would give ``r + 2`` terms; the reduction implemented here (``r + 1 -> r``) does not cover
-that case.
+weights) would give ``r + 2`` terms, which :func:`optimal_rank_reduction` also reduces optimally
+(by its sampling construction).
 """
 from __future__ import annotations
 
@@ -38,66 +38,108 @@ __all__ = ["KFRTRL", "OKRTRL", "optimal_rank_reduction"]
 _EPS = 1e-12
 
 
-def optimal_rank_reduction(sigma: torch.Tensor, r: int, signs: torch.Tensor) -> torch.Tensor:
-    """Factor of the minimum-variance unbiased rank-``r`` approximation of ``diag(sigma)``.
-
-    For :math:`\\Sigma = \\operatorname{diag}(\\sigma_1 \\ge \\dots \\ge \\sigma_{r+1} \\ge 0)`, returns a
-    random ``(r+1) x r`` matrix ``T`` with :math:`\\mathbb E[T T^\\top] = \\Sigma` and the least
-    :math:`\\mathbb E\\|T T^\\top - \\Sigma\\|_F^2` among unbiased rank-``r`` approximations
-    (Benzing et al. 2019, Thm. 1). Construction: let ``k`` be the smallest integer with
-    :math:`(r - k)\\, \\sigma_{k+1} \\le s_k := \\sum_{i>k} \\sigma_i`. The ``k`` largest values are
-    kept; on the remaining ``q = r + 1 - k`` coordinates,
-
-    .. math::
-
-        T T^\\top = \\frac{s_k}{r - k} \\left(I_q - v v^\\top\\right), \\qquad
-        v_i = \\pm \\sqrt{1 - (r - k) \\sigma_i / s_k} \\ \\text{(independent signs)},
-
-    a projector of rank ``q - 1 = r - k`` times a constant; :math:`\\sum_i v_i^2 = 1` and
-    :math:`\\mathbb E[v v^\\top] = \\operatorname{diag}(v_i^2)`, so the mean is :math:`\\Sigma` and
-    the variance is the optimum :math:`s_k^2 / (r - k) - \\sum_{i>k} \\sigma_i^2`.
-
-    Parameters
-    ----------
-    sigma : torch.Tensor
-        Singular values sorted in decreasing order, shape ``(B, r + 1)``.
-    r : int
-        Target rank (>= 1).
-    signs : torch.Tensor
-        Rademacher signs, shape ``(B, r + 1)``.
-
-    Returns
-    -------
-    torch.Tensor
-        ``T``, shape ``(B, r + 1, r)``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> T = optimal_rank_reduction(torch.tensor([[2.0, 1.0]]), 1, torch.tensor([[1.0, -1.0]]))
-    >>> (T @ T.mT).shape
-    torch.Size([1, 2, 2])
-    """
-    B, k1 = sigma.shape
-    if k1 != r + 1:
-        raise ValueError(f"optimal_rank_reduction reduces r + 1 = {r + 1} singular values, got {k1}")
-    idx = torch.arange(k1, device=sigma.device)
+def _keep_count(sigma: torch.Tensor, r: int):
+    """``k`` (values kept exactly), ``s_k`` and the mask of the rest, per batch row (Thm. 1's split)."""
+    K = sigma.shape[1]
+    idx = torch.arange(K, device=sigma.device)
     suffix = sigma.flip(1).cumsum(1).flip(1)  # s_k = sum_{i >= k} sigma_i (0-based)
     feasible = ((r - idx) * sigma <= suffix * (1 + 1e-9)) & (idx < r)
     k = torch.argmax(feasible.to(torch.int8), dim=1)  # first feasible (k = r - 1 always is)
     s_k = suffix.gather(1, k[:, None])  # (B, 1)
-    q_rank = (r - k).to(sigma.dtype)[:, None]
     rest = idx[None, :] >= k[:, None]
+    return k, s_k, rest
+
+
+def _rotation_factor(sigma: torch.Tensor, r: int, signs: torch.Tensor) -> torch.Tensor:
+    """``r + 1 -> r``: ``c (I - v v^T)`` on the rest, ``v_i = +-sqrt(1 - pi_i)``; see :func:`optimal_rank_reduction`."""
+    K = sigma.shape[1]
+    k, s_k, rest = _keep_count(sigma, r)
+    q_rank = (r - k).to(sigma.dtype)[:, None]
     safe = s_k > _EPS
-    w = torch.where(safe, 1 - q_rank * sigma / torch.where(safe, s_k, torch.ones_like(s_k)), 1.0 / (k1 - k)[:, None])
+    w = torch.where(safe, 1 - q_rank * sigma / torch.where(safe, s_k, torch.ones_like(s_k)),
+                    1.0 / (K - k).to(sigma.dtype)[:, None])
     w = torch.where(rest, w.clamp_min(0.0), torch.zeros_like(w))
     v = signs * w.sqrt()
     c = s_k / q_rank
     proj = torch.diag_embed(rest.to(sigma.dtype)) - v[:, :, None] * v[:, None, :]
-    K = torch.diag_embed(torch.where(rest, torch.zeros_like(sigma), sigma)) + c[:, :, None] * proj
-    evals, evecs = torch.linalg.eigh(K)  # ascending; K is PSD of rank r
-    top = evals[:, 1:].clamp_min(0.0)
-    return evecs[:, :, 1:] * top.sqrt()[:, None, :]
+    M = torch.diag_embed(torch.where(rest, torch.zeros_like(sigma), sigma)) + c[:, :, None] * proj
+    evals, evecs = torch.linalg.eigh(M)  # ascending; M is PSD of rank r
+    top = evals[:, K - r :].clamp_min(0.0)
+    return evecs[:, :, K - r :] * top.sqrt()[:, None, :]
+
+
+def _sampling_factor(sigma: torch.Tensor, r: int, u: torch.Tensor) -> torch.Tensor:
+    """Any ``K > r``: keep ``r - k`` of the rest by systematic sampling with probabilities ``pi_i``."""
+    B, K = sigma.shape
+    k, s_k, rest = _keep_count(sigma, r)
+    q_rank = (r - k).to(sigma.dtype)[:, None]
+    safe = s_k > _EPS
+    pi = torch.where(safe, q_rank * sigma / torch.where(safe, s_k, torch.ones_like(s_k)), q_rank / (K - k)[:, None])
+    pi = torch.where(rest, pi.clamp(0.0, 1.0), torch.zeros_like(pi))
+    upper = pi.cumsum(1)
+    lower = upper - pi
+    # index i is drawn when a point u + j (j integer) falls in [lower_i, upper_i): exactly r - k of them
+    drawn = (torch.floor(upper - u[:, None]) - torch.floor(lower - u[:, None])) > 0.5
+    keep = (~rest) | (rest & drawn)
+    scale = torch.where(rest, (s_k / q_rank).expand(B, K), sigma)
+    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)[:, :r]  # the r kept indices
+    T = torch.zeros(B, K, r, device=sigma.device, dtype=sigma.dtype)
+    T.scatter_(1, order[:, None, :], scale.gather(1, order).sqrt()[:, None, :])
+    return T
+
+
+def optimal_rank_reduction(sigma: torch.Tensor, r: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random factor of the minimum-variance unbiased rank-``r`` approximation of ``diag(sigma)``.
+
+    For :math:`\\Sigma = \\operatorname{diag}(\\sigma_1 \\ge \\dots \\ge \\sigma_K \\ge 0)`, ``K > r``,
+    returns a random ``K x r`` matrix ``T`` with :math:`\\mathbb E[T T^\\top] = \\Sigma` and the least
+    :math:`\\mathbb E\\|T T^\\top - \\Sigma\\|_F^2` among unbiased approximations of rank ``r``
+    (Benzing et al. 2019, Thm. 1). Let ``k`` be the smallest integer with
+    :math:`(r - k)\\, \\sigma_{k+1} \\le s_k := \\sum_{i>k} \\sigma_i`: the ``k`` largest values are
+    kept exactly and the rest is replaced by :math:`c\\,P` with :math:`c = s_k / (r - k)` and ``P`` a
+    random orthogonal projector of rank ``r - k`` with :math:`\\mathbb E[P] =
+    \\operatorname{diag}(\\pi_i)`, :math:`\\pi_i = (r - k)\\sigma_i / s_k \\le 1`. Any such ``P`` gives
+    the mean :math:`\\Sigma` and, because :math:`\\|P\\|_F^2 = r - k`, the optimal variance
+    :math:`s_k^2 / (r - k) - \\sum_{i>k} \\sigma_i^2`. Two constructions of ``P``:
+
+    * ``K = r + 1`` (one new Kronecker term per step, the cells of :mod:`.cells`):
+      :math:`P = I - v v^\\top`, :math:`v_i = \\pm\\sqrt{1 - \\pi_i}` with independent signs
+      (:math:`\\sum_i v_i^2 = 1`, :math:`\\mathbb E[v v^\\top] = \\operatorname{diag}(1 - \\pi_i)`);
+    * any ``K > r`` (e.g. ``r + 2`` terms when the immediate Jacobian is a sum of two Kronecker
+      products): ``P`` projects on ``r - k`` coordinates drawn by systematic sampling with
+      inclusion probabilities :math:`\\pi_i` (one uniform offset ``u``; index ``i`` is drawn when
+      some ``u + j``, ``j`` integer, falls in :math:`[\\sum_{l<i}\\pi_l, \\sum_{l\\le i}\\pi_l)`).
+
+    Parameters
+    ----------
+    sigma : torch.Tensor
+        Singular values sorted in decreasing order, shape ``(B, K)``, ``K > r``.
+    r : int
+        Target rank (>= 1).
+    generator : torch.Generator or None
+        Source of the noise.
+
+    Returns
+    -------
+    torch.Tensor
+        ``T``, shape ``(B, K, r)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> T = optimal_rank_reduction(torch.tensor([[2.0, 1.0, 0.5]]), 2, torch.Generator().manual_seed(0))
+    >>> T.shape
+    torch.Size([1, 3, 2])
+    """
+    if not isinstance(r, int) or r < 1:
+        raise ValueError(f"optimal_rank_reduction: r must be an integer >= 1, got {r!r}")
+    if sigma.dim() != 2 or sigma.shape[1] <= r:
+        raise ValueError(f"optimal_rank_reduction: sigma must have shape (B, K) with K > r = {r}, got {tuple(sigma.shape)}")
+    B, K = sigma.shape
+    if K == r + 1:
+        signs = 2 * torch.randint(0, 2, (B, K), generator=generator, device=sigma.device).to(sigma.dtype) - 1
+        return _rotation_factor(sigma, r, signs)
+    return _sampling_factor(sigma, r, torch.rand(B, generator=generator, device=sigma.device, dtype=sigma.dtype))
 
 
 class _KroneckerSum(OnlineLearner):
@@ -184,7 +226,7 @@ class OKRTRL(_KroneckerSum):
         Qq, Rq = torch.linalg.qr(Q)
         U, S, Vh = torch.linalg.svd(Rp @ Rq.mT, full_matrices=False)
         if S.shape[1] > r:
-            T = optimal_rank_reduction(S, r, self._signs(B, r + 1))  # (B, r+1, r)
+            T = optimal_rank_reduction(S, r, self.generator)  # (B, r+1, r)
         else:  # r >= min(n g n, m): the sum has rank <= r, keep it exactly (exact RTRL)
             T = torch.zeros(B, S.shape[1], r, device=self.device, dtype=self.dtype)
             T[:, :, : S.shape[1]] = torch.diag_embed(S.sqrt())

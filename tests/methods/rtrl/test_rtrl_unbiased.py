@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from neurolatent.methods.rtrl import KFRTRL, OKRTRL, TBPTT, UORO, bptt_gradient, optimal_rank_reduction
+from neurolatent.methods.rtrl.kronecker import _rotation_factor, _sampling_factor
 
 N_NOISE = 1500
 
@@ -68,10 +69,45 @@ def test_optimal_reduction_mean_and_variance():
                          ([1.0, 0.0, 0.0], 2, 1)):
         s = torch.tensor([sigma], dtype=torch.float64)
         patterns = torch.tensor(list(itertools.product([-1.0, 1.0], repeat=r + 1)), dtype=torch.float64)
-        T = optimal_rank_reduction(s.expand(len(patterns), -1), r, patterns)
+        T = _rotation_factor(s.expand(len(patterns), -1), r, patterns)
         K = T @ T.mT
         assert T.shape == (len(patterns), r + 1, r)
         torch.testing.assert_close(K.mean(0), torch.diag(s[0]), rtol=0, atol=1e-12)  # exact average
         var = ((K - torch.diag(s[0])) ** 2).sum((1, 2)).mean()
         rest = s[0, k:]
         torch.testing.assert_close(var, rest.sum() ** 2 / (r - k) - (rest**2).sum(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("sigma, r, k", [
+    ([1.0, 0.9, 0.8], 2, 0), ([3.0, 1.0, 0.5], 2, 1),  # r + 1 terms, as above
+    ([1.0, 0.9, 0.8, 0.7], 2, 0), ([5.0, 1.0, 0.6, 0.3], 2, 1),  # r + 2 terms
+    ([2.0, 1.5, 1.0, 0.5, 0.25], 2, 0), ([1.0, 0.5, 0.0, 0.0], 1, 0),  # r + 3 terms, zeros
+])
+def test_sampling_reduction_is_exactly_unbiased_and_optimal(sigma, r, k):
+    # Systematic sampling is piecewise constant in its uniform offset u: averaging over the midpoints of
+    # the pieces, weighted by their lengths, is the exact expectation (float64 rounding only).
+    s = torch.tensor([sigma], dtype=torch.float64)
+    rest = s[0, k:]
+    pi = torch.zeros_like(s[0])
+    pi[k:] = (r - k) * rest / rest.sum()
+    cuts = torch.cat([torch.tensor([0.0, 1.0], dtype=torch.float64), torch.frac(pi.cumsum(0))]).unique().sort().values
+    mids, weights = (cuts[1:] + cuts[:-1]) / 2, cuts[1:] - cuts[:-1]
+    T = _sampling_factor(s.expand(len(mids), -1), r, mids)
+    K = T @ T.mT
+    assert T.shape == (len(mids), len(sigma), r)
+    mean = (weights[:, None, None] * K).sum(0)
+    torch.testing.assert_close(mean, torch.diag(s[0]), rtol=0, atol=1e-12)
+    var = (weights * ((K - torch.diag(s[0])) ** 2).sum((1, 2))).sum()
+    torch.testing.assert_close(var, rest.sum() ** 2 / (r - k) - (rest**2).sum(), rtol=1e-10, atol=1e-12)
+
+
+def test_public_reduction_dispatches_and_checks_input():
+    gen = torch.Generator().manual_seed(0)
+    for K in (3, 4):
+        T = optimal_rank_reduction(torch.rand(5, K, generator=gen, dtype=torch.float64).sort(1, descending=True).values,
+                                   2, gen)
+        assert T.shape == (5, K, 2) and torch.isfinite(T).all()
+    with pytest.raises(ValueError, match="K > r"):
+        optimal_rank_reduction(torch.ones(1, 2), 2)
+    with pytest.raises(ValueError, match="r must be"):
+        optimal_rank_reduction(torch.ones(1, 2), 0)
