@@ -107,9 +107,9 @@ class StringMemorisation(SequenceTask):
 
     The default string, ``"a" + "x" * gap + "b" + "x" * gap``, is ambiguous after a run of ``x``:
     what follows the run is ``b`` if the run began after ``a`` and ``a`` if it began after ``b``,
-    so the prediction needs the character ``gap + 1`` steps back (``dependency``, computed for any
-    string as the shortest context that determines the next character). Steps before one full
-    context has been seen are not scored.
+    so the prediction needs the character ``gap`` steps back. For any string, ``context_length`` is
+    the number of most recent characters that determines the next one and ``dependency =
+    context_length - 1``. Steps before one full context has been seen are not scored.
 
     Parameters
     ----------
@@ -123,8 +123,8 @@ class StringMemorisation(SequenceTask):
     Examples
     --------
     >>> task = StringMemorisation(gap=3)
-    >>> task.string, task.dependency
-    ('axxxbxxx', 4)
+    >>> task.string, task.context_length, task.dependency
+    ('axxxbxxx', 4, 3)
     """
 
     def __init__(self, string: str | None = None, *, gap: int = 4, length: int | None = None, **kwargs):
@@ -138,9 +138,10 @@ class StringMemorisation(SequenceTask):
         self.string = string
         self.alphabet = sorted(set(string))
         self.n_input = self.n_output = len(self.alphabet)
-        self.dependency = self._context_length(string)
+        self.context_length = self._context_length(string)
+        self.dependency = self.context_length - 1
         self.length = _check_int("StringMemorisation", "length", length, 2) if length is not None else \
-            2 * len(string) + self.dependency
+            2 * len(string) + self.context_length
 
     @staticmethod
     def _context_length(s: str) -> int:
@@ -166,7 +167,7 @@ class StringMemorisation(SequenceTask):
         chars = codes[idx]
         x = torch.nn.functional.one_hot(chars[:-1], self.n_input).float()
         y = chars[1:].clone()
-        y[: self.dependency - 1] = IGNORE
+        y[: self.context_length - 1] = IGNORE
         return x, y
 
 
@@ -209,7 +210,8 @@ class ReberGrammar(SequenceTask):
         super().__init__(**kwargs)
         self.embedded = bool(embedded)
         self.max_length = _check_int("ReberGrammar", "max_length", max_length, 11 if embedded else 6)
-        self.dependency = self.max_length - 3 if self.embedded else 1
+        # s[1], input at t = 1, decides the target s[L-2] at t = L-3
+        self.dependency = self.max_length - 4 if self.embedded else 1
 
     def string(self, gen: torch.Generator) -> str:
         """One grammatical string (redrawn until at most ``max_length`` symbols)."""

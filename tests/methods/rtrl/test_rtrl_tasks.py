@@ -22,18 +22,18 @@ def test_copy_task_targets_are_the_shown_symbols():
 
 def test_string_memorisation_dependency_is_the_shortest_context():
     task = StringMemorisation(gap=5)
-    assert task.string == "axxxxxbxxxxx" and task.dependency == 6
-    assert StringMemorisation("abc").dependency == 1
-    assert StringMemorisation("aab").dependency == 2
+    assert task.string == "axxxxxbxxxxx" and task.context_length == 6 and task.dependency == 5
+    assert StringMemorisation("abc").context_length == 1
+    assert StringMemorisation("aab").context_length == 2
     x, y = task.sample(20, seed=1)
     chars = x.argmax(-1)
-    assert torch.equal(y[task.dependency - 1 : -1], chars[task.dependency :])  # next character
-    assert (y[: task.dependency - 1] == -100).all()
-    # every scored target is determined by the last `dependency` inputs: a lookup table is exact
+    assert torch.equal(y[task.context_length - 1 : -1], chars[task.context_length :])  # next character
+    assert (y[: task.context_length - 1] == -100).all()
+    # every scored target is determined by the last `context_length` inputs: a lookup table is exact
     table = {}
-    for t in range(task.dependency - 1, x.shape[0]):
+    for t in range(task.context_length - 1, x.shape[0]):
         for b in range(20):
-            ctx = tuple(chars[t - task.dependency + 1 : t + 1, b].tolist())
+            ctx = tuple(chars[t - task.context_length + 1 : t + 1, b].tolist())
             assert table.setdefault(ctx, int(y[t, b])) == int(y[t, b])
     with pytest.raises(ValueError, match="two distinct"):
         StringMemorisation("aaaa")
@@ -56,6 +56,10 @@ def test_reber_strings_are_grammatical():
         assert state == 5
     x, y = task.sample(8, seed=0)
     assert x.shape[1:] == (8, 7) and ((y == -100) | (y >= 0)).all()
+    # the long dependency: the target at t = L - 3 repeats the input at t = 1, a lag of L - 4 <= dependency
+    for b in range(8):
+        L = int((y[:, b] != -100).sum()) + 1
+        assert int(y[L - 3, b]) == int(x[1, b].argmax()) and L - 4 <= task.dependency
 
 
 def test_evaluate_sequences_and_bad_sizes():
