@@ -7,8 +7,9 @@ At every scored step the loss is backpropagated through the last ``h`` steps onl
 
     G^{(h)}_t = \\sum_{s = t - h + 1}^{t} J_t J_{t-1} \\cdots J_{s+1} M_s ,
 
-so a dependency longer than ``h`` steps contributes nothing. The learner stores the ``h`` most
-recent :class:`~.cells.StepJacobians`; a scored step costs :math:`O(h (n^2 + p))`.
+so an input ``h`` or more steps before a target contributes nothing to its gradient. The learner
+stores the ``h`` most recent :class:`~.cells.StepJacobians`; a scored step costs
+:math:`O(h (n^2 + p))`.
 """
 from __future__ import annotations
 
