@@ -180,7 +180,42 @@ class OnlineLearner:
         if zero:
             self.zero_gradient()
 
+    def state_dict(self) -> dict:
+        """Everything the learner carries between steps, for checkpoints (``torch.save``-able).
+
+        The state, step count, accumulated gradient, the method's influence-matrix state and its
+        noise generator; the parameters themselves are saved with ``cell.state_dict()`` and
+        ``readout.state_dict()`` (and the optimiser's). :meth:`load_state_dict` continues the
+        sequence bit-identically.
+        """
+        return {"method": type(self).__name__, "t": self.t, "batch_size": self.batch_size,
+                "h": self.h.clone(), "grad_w": self._grad_w.clone(), "grad_out": [g.clone() for g in self._grad_out],
+                "generator": self.generator.get_state(), "influence": self._influence_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict` of the same method and sizes."""
+        if state.get("method") != type(self).__name__:
+            raise ValueError(f"this state_dict was saved by {state.get('method')!r}, not {type(self).__name__!r}")
+        self.reset(state["batch_size"], h0=state["h"].to(self.device, self.dtype))
+        if state["grad_w"].shape != self._grad_w.shape:
+            raise ValueError(f"the saved gradient has shape {tuple(state['grad_w'].shape)}, this learner's cell "
+                             f"needs {tuple(self._grad_w.shape)}: build the learner with the same cell sizes")
+        self.t = int(state["t"])
+        self._grad_w = state["grad_w"].to(self.device, self.dtype).clone()
+        self._grad_out = [g.to(self.device, self.dtype).clone() for g in state["grad_out"]]
+        self.generator.set_state(state["generator"])
+        self._load_influence_state(state["influence"])
+
     # -- for subclasses -----------------------------------------------------------------------
+    _influence_names: tuple[str, ...] = ()
+
+    def _influence_state(self) -> dict:
+        return {k: getattr(self, k).clone() for k in self._influence_names}
+
+    def _load_influence_state(self, state: dict) -> None:
+        for k in self._influence_names:
+            setattr(self, k, state[k].to(self.device, self.dtype).clone())
+
     def _reset_influence(self, batch_size: int) -> None:
         raise NotImplementedError
 

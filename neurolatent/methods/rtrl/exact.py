@@ -85,6 +85,8 @@ class RTRL(OnlineLearner):
         self.memory_limit = memory_limit
         super().__init__(cell, readout, loss=loss, seed=seed)
 
+    _influence_names = ("influence",)
+
     def _reset_influence(self, batch_size):
         need = rtrl_memory_bytes(self.cell, batch_size, self.dtype)
         limit = self.memory_limit if self.memory_limit is not None else available_memory(self.device) // 2

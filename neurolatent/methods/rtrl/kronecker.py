@@ -146,6 +146,7 @@ class _KroneckerSum(OnlineLearner):
     """Shared state: ``A`` of shape ``(B, r, n, g n)`` and ``u`` of shape ``(B, r, m)``."""
 
     rank = 1
+    _influence_names = ("A", "u")
 
     def _reset_influence(self, batch_size):
         g, n, m = self.cell.n_gates, self.cell.n_hidden, self.cell.n_features

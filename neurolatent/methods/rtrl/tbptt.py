@@ -18,6 +18,7 @@ from collections import deque
 import torch
 
 from .base import OnlineLearner
+from .cells import StepJacobians
 
 __all__ = ["TBPTT"]
 
@@ -53,6 +54,15 @@ class TBPTT(OnlineLearner):
 
     def _propagate(self, jac):
         self.buffer.append(jac)
+
+    def _influence_state(self):
+        return {"buffer": [(j.state.clone(), j.pre.clone(), j.inputs.clone()) for j in self.buffer]}
+
+    def _load_influence_state(self, state):
+        self.buffer.clear()
+        for J, D, a in state["buffer"]:
+            self.buffer.append(StepJacobians(J.to(self.device, self.dtype), D.to(self.device, self.dtype),
+                                             a.to(self.device, self.dtype)))
 
     def _contract(self, c):
         grad = torch.zeros(c.shape[0], *self.cell.weight.shape, device=self.device, dtype=self.dtype)

@@ -41,6 +41,8 @@ class UORO(OnlineLearner):
     torch.Size([8, 11])
     """
 
+    _influence_names = ("u", "theta")
+
     def _reset_influence(self, batch_size):
         g, n, m = self.cell.n_gates, self.cell.n_hidden, self.cell.n_features
         self.u = torch.zeros(batch_size, n, device=self.device, dtype=self.dtype)
