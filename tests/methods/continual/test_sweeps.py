@@ -1,0 +1,124 @@
+"""forgetting_sweep: grid layout, matched parameter counts, mechanisms against references, errors, Dask."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from neurolatent.methods.common import MLP, make_teacher_classification, permuted_tasks
+from neurolatent.methods.continual import run
+from neurolatent.methods.continual.sweeps import forgetting_sweep, mlp_parameter_count, width_for_parameters
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return permuted_tasks(make_teacher_classification(240, 6, 3, seed=0), 3, seed=1)
+
+
+@pytest.fixture(scope="module")
+def sweep(tasks):
+    return forgetting_sweep(tasks, widths=[4, 12], depths=[1, 2], batchnorm=[False, True], seeds=[0],
+                            epochs=1, progress=False)
+
+
+def test_grid_layout_and_summaries(sweep, tasks):
+    assert dict(sweep.accuracy.sizes) == {"width": 2, "depth": 2, "batchnorm": 2, "seed": 1, "after_task": 3,
+                                         "on_task": 3}
+    assert sweep.batchnorm.values.tolist() == [False, True]
+    acc = sweep.accuracy.values
+    assert np.all((acc >= 0) & (acc <= 1))
+    # forgetting from the matrix itself: max over the rows before the last minus the last row
+    ref = acc[..., :-1, :-1].max(-2) - acc[..., -1, :-1]
+    np.testing.assert_allclose(sweep.forgetting.values[..., :-1], ref, atol=1e-12)  # same arithmetic
+    assert np.isnan(sweep.forgetting.values[..., -1]).all()
+    assert np.isnan(sweep.gradient_cosine.values[..., -1]).all()  # no next task after the last
+    assert np.all(np.abs(sweep.gradient_cosine.values[..., :-1]) <= 1)
+    for w, d, bn in [(4, 1, False), (12, 2, True)]:
+        n = int(sweep.n_params.sel(width=w, depth=d, batchnorm=bn, seed=0))
+        assert n == mlp_parameter_count(6, w, d, 3, batchnorm=bn)
+        assert n == sum(p.numel() for p in MLP(6, (w,) * d, 3, batchnorm=bn).parameters())
+    assert list(sweep.task_name.values) == [t.name for t in tasks]
+
+
+def test_one_point_equals_run_and_the_mechanisms_by_hand(sweep, tasks):
+    # the (width 12, depth 1, no BN, seed 0) point is run(MLP(..., seed=0), tasks, "finetune", seed=0)
+    net = MLP(6, (12,), 3, seed=0)
+    w_prev = [net.blocks[0].layer.weight.detach().clone(), net.blocks[1].linear.weight.detach().clone()]
+    rec = {}
+
+    def cb(state):
+        m, k = state["model"], state["task"]
+        w = [m.blocks[0].layer.weight.detach().clone(), m.blocks[1].linear.weight.detach().clone()]
+        rec.setdefault("change", []).append(
+            math.sqrt(sum(float((a - b).square().sum()) for a, b in zip(w, w_prev))) /
+            math.sqrt(sum(float(b.square().sum()) for b in w_prev)))
+        w_prev[:] = w
+        with torch.no_grad():
+            h = torch.relu(m.blocks[0].layer(tasks[k].x_test))
+        rec.setdefault("active", []).append(float((h > 0).float().mean()))
+        if k < 2:
+            gs = []
+            for t in (tasks[k], tasks[k + 1]):
+                ps = list(m.parameters())
+                gs.append(torch.cat([g.reshape(-1) for g in torch.autograd.grad(
+                    F.cross_entropy(m(t.x_train), t.y_train), ps)]))
+            rec.setdefault("cos", []).append(float(gs[0] @ gs[1] / (gs[0].norm() * gs[1].norm())))
+
+    res = run(net, tasks, "finetune", epochs=1, seed=0, progress=False, callback=cb)
+    pt = sweep.sel(width=12, depth=1, batchnorm=False, seed=0)
+    np.testing.assert_array_equal(pt.accuracy.values, res.accuracy.values)  # the same seeded computation
+    # float32 reductions in a different order: 1e-5 relative
+    np.testing.assert_allclose(pt.weight_change.values, rec["change"], rtol=1e-5)
+    np.testing.assert_allclose(pt.active_fraction.values, rec["active"], rtol=1e-6)
+    np.testing.assert_allclose(pt.gradient_cosine.values[:2], rec["cos"], rtol=1e-4, atol=1e-6)
+
+
+def test_matched_parameter_counts(tasks):
+    for depth in (1, 2, 3, 5):
+        w = width_for_parameters(5000, 64, depth, 10)
+        n = mlp_parameter_count(64, w, depth, 10)
+        # the best integer width: neighbours are no closer
+        assert abs(n - 5000) <= min(abs(mlp_parameter_count(64, v, depth, 10) - 5000) for v in (w - 1, w + 1))
+        assert abs(n - 5000) <= 0.05 * 5000
+    ds = forgetting_sweep(tasks, n_params=400, depths=[1, 2], epochs=1, progress=False)
+    assert ds.width.values.tolist() == [400]
+    used = ds.width_used.squeeze().values
+    assert np.all(np.abs(ds.n_params.values - 400) <= 0.05 * 400) and used[0] > used[1]
+    with pytest.raises(ValueError, match="no width matches n_params=53 at depth 4"):
+        forgetting_sweep(tasks, n_params=53, depths=[1, 4], progress=False)
+
+
+def test_errors_name_the_input(tasks):
+    with pytest.raises(ValueError, match="grid is empty: depths"):
+        forgetting_sweep(tasks, widths=[4], depths=[], progress=False)
+    with pytest.raises(ValueError, match="grid is empty: widths"):
+        forgetting_sweep(tasks, widths=[], progress=False)
+    with pytest.raises(ValueError, match="grid is empty: seeds"):
+        forgetting_sweep(tasks, widths=[4], seeds=[], progress=False)
+    with pytest.raises(ValueError, match="exactly one of widths"):
+        forgetting_sweep(tasks, widths=[4], n_params=100, progress=False)
+    with pytest.raises(ValueError, match="exactly one of widths"):
+        forgetting_sweep(tasks, progress=False)
+    with pytest.raises(ValueError, match="positive integers"):
+        forgetting_sweep(tasks, widths=[0, 4], progress=False)
+    with pytest.raises(ValueError, match="repeated"):
+        forgetting_sweep(tasks, widths=[4, 4], progress=False)
+    with pytest.raises(ValueError, match="tasks is empty"):
+        forgetting_sweep([], widths=[4], progress=False)
+
+
+@pytest.mark.slow
+def test_dask_equals_serial(tasks):
+    distributed = pytest.importorskip("distributed", reason="the Dask route needs distributed")
+    kw = dict(widths=[4, 8], depths=[1, 2], seeds=[0], epochs=1, progress=False)
+    serial = forgetting_sweep(tasks, **kw)
+    # in-process workers: the client.map / gather route without paying for two fresh torch imports (~45 s here)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c, \
+            distributed.Client(c) as client:
+        par = forgetting_sweep(tasks, client=client, **kw)
+    # the same seeded computations, gathered in grid order: identical up to float32 round-off
+    for v in ("accuracy", "weight_change", "gradient_cosine", "active_fraction", "n_params"):
+        np.testing.assert_allclose(par[v].values, serial[v].values, rtol=1e-6, equal_nan=True)
