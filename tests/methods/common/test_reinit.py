@@ -138,3 +138,53 @@ def test_bad_arguments_name_the_input():
 
     with pytest.raises(TypeError, match="reset_parameters"):
         reinitialise(NoReset(), [0])
+
+
+# ----------------------------------------------------------------------------- claims (Zaidi et al. 2022)
+def _flip(y, fraction, seed):
+    """A ``fraction`` of the labels replaced by a different random class (seeded)."""
+    rng = np.random.default_rng(seed)
+    y = y.clone()
+    m = torch.as_tensor(rng.random(len(y)) < fraction)
+    y[m] = (y[m] + torch.as_tensor(rng.integers(1, 10, int(m.sum())))) % 10
+    return y
+
+
+@pytest.fixture(scope="module")
+def noisy_and_clean_runs():
+    """Final test accuracy of standard training and of shrink-and-perturb on digits, 3 seeds.
+
+    MLP 64-128-128-10, Adam lr 3e-3, batch 128, 30 epochs; ShrinkPerturb(0.4, 0.1) every 5 epochs
+    up to epoch 25. Labels clean or 40% flipped (test labels always clean).
+    """
+    from neurolatent.methods.common import load_digits
+
+    d = load_digits(seed=0)
+    out = {}
+    for noise in (0.0, 0.4):
+        for name in ("std", "sp"):
+            accs = []
+            for s in range(3):
+                cb = ShrinkPerturb(0.4, 0.1, every=5, stop=25, seed=s) if name == "sp" else None
+                h = train(MLP(64, (128, 128), 10, seed=s), (d.x_train, _flip(d.y_train, noise, s)), epochs=30,
+                          lr=3e-3, batch_size=128, seed=s, callback=cb, eval_data=(d.x_test, d.y_test))
+                accs.append(h["eval_accuracy"][-1])
+            out[noise, name] = np.array(accs)
+    return out
+
+
+@pytest.mark.slow
+def test_shrink_perturb_helps_under_label_noise(noisy_and_clean_runs):
+    std, sp = noisy_and_clean_runs[0.4, "std"], noisy_and_clean_runs[0.4, "sp"]
+    # measured (seeds 0, 1, 2): std 0.795 0.822 0.837, sp 0.929 0.931 0.940 -> gains 0.09-0.13;
+    # threshold 0.05 per seed, about half the smallest measured gain
+    assert np.all(sp - std > 0.05), (std, sp)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="Zaidi et al.'s clean-label gain does not reproduce on digits at this scale: "
+                   "measured std 0.980 0.978 0.982 vs shrink-perturb 0.944 0.953 0.947 (seeds 0-2); the 5 epochs "
+                   "after the last shrink do not recover the full accuracy on this easy task")
+def test_shrink_perturb_helps_without_noise(noisy_and_clean_runs):
+    std, sp = noisy_and_clean_runs[0.0, "std"], noisy_and_clean_runs[0.0, "sp"]
+    assert sp.mean() > std.mean(), (std, sp)
