@@ -125,8 +125,10 @@ plt.show()
 # ## Depth at a matched parameter count
 #
 # With `n_params=` each depth gets the width that gives about that many parameters
-# (`width_used`; a count no width can match within 5% is an error). At equal parameter count the
-# deeper, narrower networks do not forget less and end with lower average accuracy.
+# (`width_used`; a count no width can match within 5% is an error). At equal parameter count depth does
+# not help: the four-layer network ends with no higher average accuracy (three seeds: 0.528 against
+# 0.538); its lower forgetting comes with less learnt on each task (0.90 against 0.96 right after
+# training on it).
 
 # %%
 depth_sweep = forgetting_sweep(tasks, n_params=20_000, depths=[1, 2, 4], seeds=SEEDS, epochs=5, lr=0.05,

@@ -141,10 +141,12 @@ def rotated_studies():
 def test_wider_networks_move_less_and_forget_less(rotated_studies):
     by_width = rotated_studies[0].squeeze(["depth", "batchnorm"])
     change = by_width.weight_change.isel(after_task=slice(1, None)).mean("after_task")
-    # relative weight change falls like ~1/sqrt(width) in the lazy regime; measured ratio ~0.45
-    assert np.all(change.sel(width=256).values < 0.75 * change.sel(width=16).values), change.values
+    # measured relative weight change per task (tasks 1, 2; seeds 0-2): width 16 0.728 0.722 0.755,
+    # width 256 0.542 0.541 0.544 (ratio ~0.74); asserted: below 0.85x, per seed
+    assert np.all(change.sel(width=256).values < 0.85 * change.sel(width=16).values), change.values
     forg = by_width.average_forgetting
-    # measured mean over seeds: 0.678 (width 16) vs 0.618 (width 256); the claim is on the seed mean
+    # measured forgetting: width 16 0.638 0.708 0.688 (mean 0.678), width 256 0.600 0.622 0.630 (0.617);
+    # lower for every seed, asserted on the seed mean (the paper's claim is about the average)
     assert float(forg.sel(width=256).mean()) < float(forg.sel(width=16).mean()), forg.values
 
 
@@ -152,6 +154,7 @@ def test_wider_networks_move_less_and_forget_less(rotated_studies):
 def test_depth_does_not_help_at_matched_parameters(rotated_studies):
     by_depth = rotated_studies[1].squeeze(["width", "batchnorm"])
     acc = by_depth.average_accuracy.mean("seed")
-    # measured: depth 1 (width 267) ~0.53 vs depth 4 (width 70) ~0.45 final average accuracy;
-    # "does not help": the deep network is not better by more than 0.02 (seed-to-seed spread ~0.03)
+    # measured final average accuracy (seeds 0-2): depth 1 (width 267) 0.557 0.525 0.532 (mean 0.538),
+    # depth 4 (width 70) 0.524 0.517 0.542 (0.528); its lower forgetting (0.56 vs 0.64) comes with less
+    # learnt per task (0.90 vs 0.96). "Does not help": not better by more than 0.02 (seed spread ~0.02)
     assert float(acc.sel(depth=4)) <= float(acc.sel(depth=1)) + 0.02, acc.values
