@@ -86,6 +86,13 @@ def _fresh_state(layer: nn.Module, seed: int) -> dict[str, torch.Tensor]:
     return twin.state_dict()
 
 
+def _check_index(i: int, n: int, model: nn.Module) -> int:
+    if not -n <= int(i) < n:
+        raise IndexError(f"layer index {i} is outside the {n} layers of this {type(model).__name__}; "
+                         f"use 0 ... {n - 1} or negative indices from the output")
+    return int(i)
+
+
 def _forget_state(optimizer: torch.optim.Optimizer | None, params: Sequence[torch.Tensor]) -> None:
     if optimizer is None:
         return
@@ -123,12 +130,8 @@ def reinitialise(model: nn.Module, layers: Sequence[int], *, seed: int = 0,
     True
     """
     all_layers = network_layers(model)
-    n = len(all_layers)
     for k, i in enumerate(layers):
-        if not -n <= int(i) < n:
-            raise IndexError(f"layer index {i} is outside the {n} layers of this {type(model).__name__}; "
-                             f"use 0 ... {n - 1} or negative indices from the output")
-        layer = all_layers[int(i)]
+        layer = all_layers[_check_index(i, len(all_layers), model)]
         fresh = _fresh_state(layer, seed * 7919 + k)
         own = layer.state_dict(keep_vars=True)
         for key, value in fresh.items():
@@ -240,7 +243,7 @@ class ShrinkPerturb(Reinitialiser):
         idx = range(len(all_layers)) if self.layers is None else self.layers
         changed = []
         for k, i in enumerate(idx):
-            layer = all_layers[i]
+            layer = all_layers[_check_index(i, len(all_layers), model)]
             fresh = _fresh_state(layer, seed * 7919 + k) if self.perturb > 0 else {}
             for name, p in layer.named_parameters():
                 p.mul_(self.shrink)

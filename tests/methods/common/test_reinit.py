@@ -130,6 +130,8 @@ def test_bad_arguments_name_the_input():
         ShrinkPerturb(0.5, -1, every=1)
     with pytest.raises(ValueError, match="k must"):
         ReinitLastLayers(0, every=1)
+    with pytest.raises(IndexError, match="layer index 5 is outside the 2 layers"):
+        ShrinkPerturb(layers=[5], every=1).apply(MLP(4, (3,), 2), None, seed=0)
 
     class NoReset(nn.Module):
         def __init__(self):
