@@ -45,7 +45,7 @@ __all__ = ["forgetting_sweep", "mlp_parameter_count", "width_for_parameters"]
 
 
 def mlp_parameter_count(in_features: int, width: int, depth: int, n_classes: int, *, batchnorm: bool = False) -> int:
-    r"""Number of trainable parameters of :class:`~neurolatent.methods.common.MLP` with ``depth`` hidden layers of ``width``.
+    r"""Trainable parameters of a :class:`~neurolatent.methods.common.MLP` with ``depth`` hidden layers of ``width``.
 
     .. math:: P = (d_{in} + 1) w + (D - 1)(w + 1) w + (w + 1) K \;[+\, 2 D w \text{ with BatchNorm}].
 
@@ -307,7 +307,8 @@ def _assemble(results, points, width_coord, depths, bns, seeds, tasks, matched, 
                 "task_name": ("on_task", [t.name for t in tasks])},
     )
     ds["weight_change"].attrs["long_name"] = "relative change of the weight matrices during each task"
-    ds["gradient_cosine"].attrs["long_name"] = "cosine of the training-loss gradients of task k and task k+1 after task k"
+    ds["gradient_cosine"].attrs["long_name"] = ("cosine of the training-loss gradients of task k and task k+1 "
+                                                "after task k")
     ds["active_fraction"].attrs["long_name"] = "fraction of hidden ReLU units active on the current task's test inputs"
     if matched:
         ds["width"].attrs["long_name"] = "target parameter count (widths matched per depth: see width_used)"
