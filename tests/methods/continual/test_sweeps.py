@@ -43,6 +43,13 @@ def test_grid_layout_and_summaries(sweep, tasks):
     assert list(sweep.task_name.values) == [t.name for t in tasks]
 
 
+def test_netcdf_round_trip(sweep, tmp_path):
+    import xarray as xr
+
+    sweep.to_netcdf(tmp_path / "sweep.nc")
+    xr.testing.assert_identical(xr.load_dataset(tmp_path / "sweep.nc"), sweep)
+
+
 def test_one_point_equals_run_and_the_mechanisms_by_hand(sweep, tasks):
     # the (width 12, depth 1, no BN, seed 0) point is run(MLP(..., seed=0), tasks, "finetune", seed=0)
     net = MLP(6, (12,), 3, seed=0)
