@@ -165,3 +165,18 @@ def test_depth_does_not_help_at_matched_parameters(rotated_studies):
     # depth 4 (width 70) 0.524 0.517 0.542 (0.528); its lower forgetting (0.56 vs 0.64) comes with less
     # learnt per task (0.90 vs 0.96). "Does not help": not better by more than 0.02 (seed spread ~0.02)
     assert float(acc.sel(depth=4)) <= float(acc.sel(depth=1)) + 0.02, acc.values
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="on permuted digits forgetting is not monotone in width at this scale: "
+                   "benchmarks/forgetting_width.py measured 0.571, 0.471, 0.478, 0.544 at widths 16, 64, 256, 1024 "
+                   "(mean of seeds 0-2; the width-1024 net reaches a higher accuracy and loses more of it), while "
+                   "the relative weight change does fall, 0.92 -> 0.47")
+def test_forgetting_falls_with_width_on_permuted_digits():
+    from neurolatent.methods.common import load_digits
+
+    perm = permuted_tasks(load_digits(seed=0), 3, seed=0)
+    ds = forgetting_sweep(perm, widths=[256, 1024], seeds=[0, 1, 2], epochs=5, lr=0.05, optimizer="sgd",
+                          progress=False)
+    forg = ds.average_forgetting.mean("seed").squeeze()
+    assert float(forg.sel(width=1024)) < float(forg.sel(width=256)), forg.values
