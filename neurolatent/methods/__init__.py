@@ -1,14 +1,14 @@
 """Supporting learning methods from recent papers, one subpackage per family.
 
 - :mod:`neurolatent.methods.common`: the shared harness (offline datasets, small models with
-  permutation specs, a training loop, evaluation, linear CKA);
+  permutation specs, a training loop with re-initialisation callbacks, evaluation, linear CKA);
 - :mod:`neurolatent.methods.rebasin`: permutation matching, linear mode connectivity, mode
   combinability and model stitching;
 - :mod:`neurolatent.methods.optim`: KFAC, FOOF, exact natural gradient, RLLC, FishLeg and exact
   Gauss-Newton in reversible networks;
 - :mod:`neurolatent.methods.infotheory`: information-bottleneck theory;
 - :mod:`neurolatent.methods.continual`: continual learning (EWC, SI, MAS and their Fisher link,
-  KFAC-Laplace and NCL for recurrent networks);
+  KFAC-Laplace and NCL for recurrent networks; forgetting sweeps over width and depth);
 - :mod:`neurolatent.methods.sparsity`: pruning (magnitude, OBD, OBS, FishLeg surgeon), gradual
   pruning, sparsity curves, Powerpropagation, BatchNorm-only training and IMP with rewinding;
 - :mod:`neurolatent.methods.rtrl`: online gradients for recurrent networks (exact RTRL, UORO,

@@ -1,8 +1,9 @@
 """Shared harness of the learning-method families (``nl.methods.common``).
 
 Offline datasets and task streams (:mod:`.data`), small networks with permutation specs
-(:mod:`.models`), a seeded training loop (:mod:`.train`), evaluation helpers (:mod:`.evaluate`)
-and representational similarity (:mod:`.similarity`).
+(:mod:`.models`), a seeded training loop (:mod:`.train`), evaluation helpers (:mod:`.evaluate`),
+representational similarity (:mod:`.similarity`) and re-initialisation callbacks for the training
+loop (:mod:`.reinit`: shrink-and-perturb, last-layer and layer-wise re-initialisation).
 """
 from .data import (
     ClassificationData,
@@ -15,6 +16,7 @@ from .data import (
 )
 from .evaluate import accuracy, disagreement, evaluate, predict_logits, reset_batchnorm
 from .models import MLP, BlockNet, PermutationSpec, SmallCNN, apply_permutation, identity_permutation, rescale_units
+from .reinit import LayerwiseReinit, ReinitLastLayers, Reinitialiser, ShrinkPerturb, network_layers, reinitialise
 from .similarity import linear_cka, representations
 from .train import make_optimizer, train
 
@@ -42,4 +44,10 @@ __all__ = [
     "reset_batchnorm",
     "linear_cka",
     "representations",
+    "Reinitialiser",
+    "ShrinkPerturb",
+    "ReinitLastLayers",
+    "LayerwiseReinit",
+    "reinitialise",
+    "network_layers",
 ]

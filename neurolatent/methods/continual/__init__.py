@@ -7,6 +7,9 @@
   (AF), MAS, and the path integrals SI, SIU (unbiased) and SIB (bias only) of Benzing (2022);
 - the methods as objects (:class:`EWC`, :class:`MAS`, :class:`SynapticIntelligence`,
   :class:`KFACLaplace`, :class:`NCL`, :class:`OWM`, ...) for :func:`run`, built from names by :func:`make_method`;
+- width and architecture studies: :func:`forgetting_sweep` (forgetting, relative weight change,
+  gradient cosine between tasks and fraction of active units over a width x depth x BatchNorm grid,
+  optionally at matched parameter counts; serial or on Dask);
 - recurrent networks: :class:`RNNClassifier`, the cognitive-task generators
   (:func:`cognitive_tasks`) and the activity-subspace overlap (:func:`subspace_overlap`).
 
@@ -32,6 +35,7 @@ from .path_integral import PathIntegral, path_importance
 from .registry import METHODS, make_method
 from .rnn import RNNClassifier
 from .run import check_tasks, run
+from .sweeps import forgetting_sweep, mlp_parameter_count, width_for_parameters
 from .subspace import activity_subspace, subspace_overlap
 
 __all__ = [
@@ -65,4 +69,7 @@ __all__ = [
     "row_sequences",
     "activity_subspace",
     "subspace_overlap",
+    "forgetting_sweep",
+    "mlp_parameter_count",
+    "width_for_parameters",
 ]
