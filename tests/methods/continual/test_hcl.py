@@ -206,3 +206,22 @@ def test_run_hcl_errors(tiny_tasks):
     bad[0] = type(bad[0])(x, bad[0].y_train, bad[0].x_test, bad[0].y_test, bad[0].n_classes, "nan-task")
     with pytest.raises(ValueError, match="NaN or infinite"):
         run_hcl(bad, **kw)
+
+
+def test_detrended_detector_predicts_the_line():
+    """A steady upward drift hides a drop from the plain window test; the detrended test catches it."""
+    rng = np.random.default_rng(1)
+    ramp = 0.02 * np.arange(40) + rng.normal(0, 0.005, 40)
+    drop = ramp[-1] + 0.02 - 0.1
+    # threshold 6: the detrended statistic is t-distributed with 10 dof, P(|t| > 6) ~ 1e-4 per batch
+    plain = TypicalityDetector(window=12, threshold=6.0, warmup=0, min_history=10, detrend=False)
+    trend = TypicalityDetector(window=12, threshold=6.0, warmup=0, min_history=10, detrend=True)
+    assert not any([plain.update(s) for s in ramp]) and not any([trend.update(s) for s in ramp])
+    # independent reference: numpy's least-squares line and the textbook prediction standard error
+    w = np.asarray(trend._recent)
+    t = np.arange(12.0)
+    coef, res, *_ = np.polyfit(t, w, 1, full=True)
+    se = np.sqrt(res[0] / 10 * (1 + 1 / 12 + (12 - t.mean()) ** 2 / ((t - t.mean()) ** 2).sum()))
+    assert trend.anomaly_score(drop) == pytest.approx((drop - np.polyval(coef, 12.0)) / se, rel=1e-9)
+    assert abs(plain.anomaly_score(drop)) < 6 < abs(trend.anomaly_score(drop))  # ~0.7 vs ~-17
+    assert trend.update(drop) and not plain.update(drop)
