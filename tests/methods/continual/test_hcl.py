@@ -225,3 +225,10 @@ def test_detrended_detector_predicts_the_line():
     assert trend.anomaly_score(drop) == pytest.approx((drop - np.polyval(coef, 12.0)) / se, rel=1e-9)
     assert abs(plain.anomaly_score(drop)) < 6 < abs(trend.anomaly_score(drop))  # ~0.7 vs ~-17
     assert trend.update(drop) and not plain.update(drop)
+
+
+def test_run_hcl_with_a_given_float64_model(tiny_tasks):
+    model = HybridFlow(6, 4, n_couplings=2, hidden=8, seed=1, dtype=torch.float64)
+    res = run_hcl(tiny_tasks, "fr", model=model, epochs=1, progress=False)
+    assert model.n_components == 0  # the model passed in is copied, not trained
+    assert res.accuracy.shape == (2, 2) and np.isfinite(res.nll.values[1]).all()
