@@ -147,7 +147,10 @@ class HybridFlow(nn.Module):
         return -0.5 * ((z - mu).pow(2).sum(-1) + self.dim * _LOG2PI) + logdet
 
     def task_log_prob(self, x: torch.Tensor, task: int) -> torch.Tensor:
-        r""":math:`\log p(x \mid t) = \log \frac1{K_t}\sum_{k \in t} p(x \mid k)`, shape ``(n,)`` (uniform over the task's classes)."""
+        r""":math:`\log p(x \mid t) = \log \frac1{K_t}\sum_{k \in t} p(x \mid k)`, shape ``(n,)``.
+
+        The task's :math:`K_t` components (one per class) are weighted equally.
+        """
         mine = (self.component_task == int(task)).nonzero().flatten()
         if mine.numel() == 0:
             raise ValueError(f"task {task} has no components yet")
