@@ -7,7 +7,8 @@ The claim tests (``tests/methods/continual/test_hcl_claims.py``) run a smaller f
 fit the CI budget.
 
     OMP_NUM_THREADS=1 python benchmarks/hcl.py [--device cpu] [--seeds 0 1 2] [--modes finetune gr fr]
-                                              [--boundaries given|detected]
+                                              [--boundaries given|detected] [--stream split|recurring]
+                                              [--recognise]
 
 Figures recorded 2026-12-06 (torch 2.13 CPU build, one thread, 2 cores shared with about eight other
 jobs: the seconds are only comparable within the table). Per seed 0 / 1 / 2:
@@ -63,16 +64,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--boundaries", choices=["given", "detected"], default="given",
                         help="'detected': the detector sets the task boundaries (task-agnostic HCL)")
+    parser.add_argument("--stream", choices=["split", "recurring"], default="split",
+                        help="'recurring': split-digits tasks 0 1 0 2 1 (tasks come back)")
+    parser.add_argument("--recognise", action="store_true",
+                        help="with --boundaries detected: return to an earlier task when the new data is typical of it")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tasks = split_tasks(load_digits(seed=0, device=args.device), 2)
+    if args.stream == "recurring":
+        tasks = [tasks[i] for i in (0, 1, 0, 2, 1)]
     print(f"{'mode':9s} {'seed':>4s} {'avg acc':>8s} {'forget':>7s} {'delays':>14s} {'FA':>3s} {'tasks':>5s} "
           f"{'s/task':>7s} {'s/run':>6s}")
     for mode in args.modes:
         for seed in args.seeds:
             t0 = time.perf_counter()
             r = run_hcl(tasks, mode, seed=seed, device=args.device, progress=False, detector=TypicalityDetector(),
-                        boundaries=args.boundaries)
+                        boundaries=args.boundaries, recognise=args.recognise)
             wall = time.perf_counter() - t0
             delays = " ".join("-" if np.isnan(d) else str(int(d)) for d in r.detection_delay.values)
             print(f"{mode:9s} {seed:4d} {float(r.average_accuracy):8.3f} {float(r.average_forgetting):7.3f} "

@@ -22,7 +22,9 @@ from the old components :math:`k` (uniformly). The two mechanisms of the paper a
 boundaries are either given (``boundaries="given"``) or found by a
 :class:`~.typicality.TypicalityDetector` on the stream (``"detected"``: the task-agnostic setting
 of the paper), and a detector can also watch a stream with given boundaries to measure its delay
-and false alarms.
+and false alarms. With ``recognise=True`` a flagged batch that is typical of an earlier task (by
+that task's own in-task statistics) returns the model to that task's components instead of opening
+new ones, so a task that comes back is recognised.
 """
 from __future__ import annotations
 
@@ -75,7 +77,7 @@ def run_hcl(tasks: Sequence[ClassificationData], mode: str = "fr", *, model: Hyb
             epochs: int = 6, lr: float = 3e-3, batch_size: int = 64, strength: float | None = None,
             replay_size: int | None = None, temperature: float = 1.0, noise: float = 0.05,
             n_couplings: int = 8, hidden: int = 128, boundaries: str = "given",
-            detector: TypicalityDetector | None = None, max_delay: int = 10, seed: int = 0,
+            detector: TypicalityDetector | None = None, recognise: bool = False, max_delay: int = 10, seed: int = 0,
             device: str | torch.device | None = None, progress: bool = True,
             callback: Callable[[dict], None] | None = None) -> xr.Dataset:
     r"""Learn a task stream with HCL (a flow with one Gaussian per task and class) and record the accuracy matrix.
@@ -107,6 +109,12 @@ def run_hcl(tasks: Sequence[ClassificationData], mode: str = "fr", *, model: Hyb
     detector : TypicalityDetector, optional
         Watches the stream: each batch's mean log-likelihood per dimension under the current task
         (before the step on that batch) is its statistic. It is used as given (not copied).
+    recognise : bool
+        With ``boundaries="detected"``: when a change is flagged, first ask whether the batch is
+        typical of an earlier model task -- its statistic under that task's components, standardised
+        by the mean and spread of that task's last ``detector.window`` in-task statistics, within
+        ``detector.threshold`` -- and if so return to that task (the closest one) instead of opening
+        a new one, so a recurring task reuses its components.
     max_delay : int
         Flags up to this many batches after a true boundary count as detecting it
         (:func:`~.typicality.detection_summary`).
@@ -185,17 +193,33 @@ def run_hcl(tasks: Sequence[ClassificationData], mode: str = "fr", *, model: Hyb
     n_tasks = len(tasks)
     acc, nll = np.full((n_tasks, n_tasks), np.nan), np.full((n_tasks, n_tasks), np.nan)
     seconds = np.zeros(n_tasks)
-    cur, frozen, old = 0, None, None
+    cur, frozen, old, n_model_tasks = 0, None, None, 1
     true_task: list[int] = []
+    recent: dict[int, list[float]] = {0: []}  # the last in-task statistics of each model task
     opt = torch.optim.Adam(model.flow.parameters(), lr=lr)
 
-    def new_task():
-        nonlocal cur, frozen, old, opt
+    def new_task(target: int | None = None):
+        nonlocal cur, frozen, old, opt, n_model_tasks
         if model.n_components:
             frozen = copy.deepcopy(model).eval().requires_grad_(False)
             old = torch.arange(model.n_components, device=dev)
-        cur += 1
+        if target is None:
+            target, n_model_tasks = n_model_tasks, n_model_tasks + 1
+            recent[target] = []
+        cur = target
         opt = torch.optim.Adam(model.flow.parameters(), lr=lr)
+
+    def recognised(x: torch.Tensor) -> int | None:
+        best, best_a = None, math.inf
+        for t, hist in recent.items():
+            if t == cur or len(hist) < detector.min_history or not (model.component_task == t).any():
+                continue
+            with torch.no_grad():
+                s_t = float(model.task_log_prob(x, t).mean()) / dim
+            a = abs(s_t - np.mean(hist)) / max(float(np.std(hist, ddof=1)), detector.min_std)
+            if a <= detector.threshold and a < best_a:
+                best, best_a = t, a
+        return best
 
     bar = tqdm(range(n_tasks), desc=f"hcl[{key}]", disable=not progress)
     step = 0
@@ -219,7 +243,9 @@ def run_hcl(tasks: Sequence[ClassificationData], mode: str = "fr", *, model: Hyb
                     flag = detector.update(score)
                     true_task.append(k)
                     if boundaries == "detected" and flag:
-                        new_task()
+                        new_task(recognised(x) if recognise else None)
+                    elif score is not None:
+                        recent[cur] = (recent[cur] + [score])[-detector.window:]
                 if pending_switch:
                     new_task()
                     pending_switch = False
@@ -268,5 +294,6 @@ def run_hcl(tasks: Sequence[ClassificationData], mode: str = "fr", *, model: Hyb
     out.attrs.update({"method": f"hcl-{key}", "strength": lam, "epochs": int(epochs), "lr": float(lr),
                       "batch_size": int(batch_size), "replay_size": replay_n, "temperature": float(temperature),
                       "noise": float(noise), "boundaries": boundaries, "seed": int(seed),
-                      "model_tasks": int(cur + 1), "components": model.n_components})
+                      "model_tasks": int(n_model_tasks), "components": model.n_components,
+                      "recognise": int(bool(recognise))})
     return out
