@@ -139,3 +139,18 @@ agnostic = run_hcl(tasks, "fr", seed=0, device=device, progress=False, boundarie
                    detector=TypicalityDetector(), **SIZE)
 print(f"task-agnostic HCL-FR: average final accuracy {float(agnostic.average_accuracy):.3f}; "
       f"{agnostic.attrs['model_tasks']} tasks found for {len(tasks)} true ones")
+
+# %% [markdown]
+# ## A task that comes back
+#
+# When a change is flagged, `recognise=True` first asks whether the new batch is typical of an
+# *earlier* task (by that task's own in-task statistics). If so, the model returns to that task's
+# components instead of opening new ones. On the stream A, B, A:
+
+# %%
+recurring = [tasks[0], tasks[1], tasks[0]]
+for recognise in (False, True):
+    r = run_hcl(recurring, "fr", seed=0, device=device, progress=False, boundaries="detected",
+                detector=TypicalityDetector(), recognise=recognise, **SIZE)
+    print(f"recognise={recognise}: {r.attrs['model_tasks']} model tasks, {r.attrs['components']} components, "
+          f"average final accuracy {float(r.average_accuracy):.3f}")
