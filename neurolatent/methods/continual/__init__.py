@@ -11,13 +11,20 @@
   gradient cosine between tasks and fraction of active units over a width x depth x BatchNorm grid,
   optionally at matched parameter counts; serial or on Dask);
 - recurrent networks: :class:`RNNClassifier`, the cognitive-task generators
-  (:func:`cognitive_tasks`) and the activity-subspace overlap (:func:`subspace_overlap`).
+  (:func:`cognitive_tasks`) and the activity-subspace overlap (:func:`subspace_overlap`);
+- hybrid continual learning (HCL, Kirichenko et al. 2021): a RealNVP flow (:class:`RealNVP`) with one
+  Gaussian per task and class (:class:`HybridFlow`), trained on a stream with generative replay or
+  functional regularisation (:func:`run_hcl`), and task-change detection by a typicality test
+  (:class:`TypicalityDetector`, :func:`detection_summary`).
 
 The task streams, the small feed-forward networks and the training loop come from
 :mod:`neurolatent.methods.common`.
 """
 from ._helpers import IMPORTANCE_KINDS
 from .cognitive import COGNITIVE_TASKS, cognitive_task, cognitive_tasks, row_sequences
+from .flows import AffineCoupling, RealNVP, coupling_masks
+from .hcl import HCL_MODES, run_hcl
+from .hybrid_flow import HybridFlow
 from .importance import importance, per_sample_importance
 from .methods import (
     EWC,
@@ -37,6 +44,7 @@ from .rnn import RNNClassifier
 from .run import check_tasks, run
 from .sweeps import forgetting_sweep, mlp_parameter_count, width_for_parameters
 from .subspace import activity_subspace, subspace_overlap
+from .typicality import TypicalityDetector, detection_summary
 
 __all__ = [
     "run",
@@ -72,4 +80,12 @@ __all__ = [
     "forgetting_sweep",
     "mlp_parameter_count",
     "width_for_parameters",
+    "run_hcl",
+    "HCL_MODES",
+    "HybridFlow",
+    "RealNVP",
+    "AffineCoupling",
+    "coupling_masks",
+    "TypicalityDetector",
+    "detection_summary",
 ]
