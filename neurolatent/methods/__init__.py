@@ -10,10 +10,12 @@
 - :mod:`neurolatent.methods.continual`: continual learning (EWC, SI, MAS and their Fisher link,
   KFAC-Laplace and NCL for recurrent networks);
 - :mod:`neurolatent.methods.sparsity`: pruning (magnitude, OBD, OBS, FishLeg surgeon), gradual
-  pruning, sparsity curves, Powerpropagation, BatchNorm-only training and IMP with rewinding.
+  pruning, sparsity curves, Powerpropagation, BatchNorm-only training and IMP with rewinding;
+- :mod:`neurolatent.methods.algorithmic`: CLRS-style algorithm samplers with hints and the
+  encode-process-decode MPNN (in- and out-of-distribution evaluation).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
-from . import common, continual, infotheory, optim, rebasin, sparsity
+from . import algorithmic, common, continual, infotheory, optim, rebasin, sparsity
 
-__all__ = ["common", "rebasin", "optim", "infotheory", "continual", "sparsity"]
+__all__ = ["common", "rebasin", "optim", "infotheory", "continual", "sparsity", "algorithmic"]
