@@ -31,3 +31,33 @@ def test_bfs_in_distribution_node_accuracy_at_least_95_percent(bfs_model):
     # CLRS claim: >= 95 % of predecessor pointers right at the training size; measured 1.000
     # (hidden 16, 50 steps: 0.98 after 40); an untrained model scores ~0.1
     assert res["pi"] >= 0.95, res
+
+
+def test_bfs_generalises_to_four_times_larger_graphs(bfs_model):
+    res = evaluate_model(bfs_model, "bfs", n_nodes=64, n_samples=32, seed=12)
+    # CLRS: BFS is among the algorithms an MPNN executes out of distribution (99.7 % in the paper);
+    # measured here 0.99+ at 64 nodes after training at 16; 0.9 leaves room for seed noise
+    assert res["pi"] >= 0.9, res
+
+
+@pytest.mark.slow
+def test_hints_speed_up_learning_bfs(bfs_model):
+    no_hints = _trained("bfs", use_hints=False)
+    with_h = evaluate_model(bfs_model, "bfs", n_nodes=16, n_samples=64, seed=11)["pi"]
+    without = evaluate_model(no_hints, "bfs", n_nodes=16, n_samples=64, seed=11)["pi"]
+    # at an equal, small budget (50 steps) the per-step hint supervision makes BFS learnable sooner;
+    # measured 0.98-1.0 with hints vs 0.45-0.6 without (at 150 steps of batch 16 both reach 0.98+,
+    # see benchmarks/algorithmic.py)
+    assert with_h >= without + 0.1, (with_h, without)
+
+
+@pytest.mark.slow
+def test_binary_search_has_an_out_of_distribution_gap():
+    model = _trained("binary_search", use_hints=False, steps=100, batch_size=16)
+    ind = evaluate_model(model, "binary_search", n_nodes=16, n_samples=32, seed=13)["return"]
+    ood = evaluate_model(model, "binary_search", n_nodes=64, n_samples=32, seed=14)["return"]
+    print(f"binary search: in-distribution {ind:.3f}, out-of-distribution {ood:.3f}")
+    # the benchmark's headline phenomenon: a clear drop from 16 to 64 nodes; measured here 0.72 vs
+    # 0.09 (seed 0; 0.59 vs 0.00 with 500 training problems, seeds 0 and 1); insertion sort shows it too (0.52 vs 0.05, benchmarks/algorithmic.py)
+    # but needs more training than a test can afford
+    assert ind - ood >= 0.3, (ind, ood)
