@@ -58,6 +58,6 @@ def test_binary_search_has_an_out_of_distribution_gap():
     ood = evaluate_model(model, "binary_search", n_nodes=64, n_samples=32, seed=14)["return"]
     print(f"binary search: in-distribution {ind:.3f}, out-of-distribution {ood:.3f}")
     # the benchmark's headline phenomenon: a clear drop from 16 to 64 nodes; measured here 0.72 vs
-    # 0.09 (seed 0; 0.59 vs 0.00 with 500 training problems, seeds 0 and 1); insertion sort shows it too (0.52 vs 0.05, benchmarks/algorithmic.py)
-    # but needs more training than a test can afford
+    # 0.09 (seed 0; 0.59 vs 0.00 with 500 training problems, seeds 0 and 1); insertion sort shows it
+    # too (0.52 vs 0.05 in benchmarks/algorithmic.py) but needs more training than a test can afford
     assert ind - ood >= 0.3, (ind, ood)

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from neurolatent.methods.algorithmic import ALGORITHMS, collate, get_algorithm, sample_batch
+from neurolatent.methods.algorithmic import ALGORITHMS, collate, evaluate_model, fit, get_algorithm, sample_batch
 from neurolatent.methods.algorithmic.losses import feature_loss, feature_score, loss, scores
 from neurolatent.methods.algorithmic.model import EncodeProcessDecode
 from neurolatent.methods.algorithmic.specs import Feature
@@ -107,3 +107,19 @@ def test_public_api_is_documented():
         obj = getattr(family, name)
         if inspect.isfunction(obj) or inspect.isclass(obj):
             assert obj.__doc__ and obj.__doc__.strip(), f"{name} has no docstring"
+
+
+def test_fit_history_callback_stop_and_evaluate_on_a_batch():
+    algo = get_algorithm("binary_search")
+    torch.manual_seed(0)
+    model = EncodeProcessDecode(algo.spec, hidden=8)
+    seen = []
+    hist = fit(model, algo, n_nodes=6, steps=5, batch_size=4, n_train=None, seed=0,
+               callback=lambda info: seen.append(info["step"]) or info["step"] == 1)
+    assert hist["step"] == [0, 1] and seen == [0, 1] and len(hist["hint_loss"]) == 2
+    assert all(h > 0 for h in hist["hint_loss"])
+    batch = sample_batch(algo, 5, 6, seed=3)
+    res = evaluate_model(model, batch)
+    assert set(res) == {"return", "score"} and 0.0 <= res["score"] <= 1.0
+    with pytest.raises(ValueError, match="another spec"):
+        fit(model, "bfs", steps=1)
