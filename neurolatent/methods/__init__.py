@@ -12,10 +12,12 @@
 - :mod:`neurolatent.methods.sparsity`: pruning (magnitude, OBD, OBS, FishLeg surgeon), gradual
   pruning, sparsity curves, Powerpropagation, BatchNorm-only training and IMP with rewinding;
 - :mod:`neurolatent.methods.rtrl`: online gradients for recurrent networks (exact RTRL, UORO,
-  KF-RTRL, the optimal Kronecker-sum approximation OK(r), truncated BPTT) and their tasks.
+  KF-RTRL, the optimal Kronecker-sum approximation OK(r), truncated BPTT) and their tasks;
+- :mod:`neurolatent.methods.algorithmic`: CLRS-style algorithm samplers with hints and the
+  encode-process-decode MPNN (in- and out-of-distribution evaluation).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
-from . import common, continual, infotheory, optim, rebasin, rtrl, sparsity
+from . import algorithmic, common, continual, infotheory, optim, rebasin, rtrl, sparsity
 
-__all__ = ["common", "rebasin", "optim", "infotheory", "continual", "sparsity", "rtrl"]
+__all__ = ["common", "rebasin", "optim", "infotheory", "continual", "sparsity", "rtrl", "algorithmic"]
