@@ -22,12 +22,8 @@ PUBLIC_MODULES = [
     "neurolatent.inference",
     "neurolatent.theory",
     "neurolatent.linalg",
-    "neurolatent.methods.infotheory",
-    "neurolatent.methods.common",
-    "neurolatent.methods.rebasin",
-    "neurolatent.methods.optim",
     "neurolatent.plotting",
-]
+] + [f"neurolatent.methods.{family}" for family in importlib.import_module("neurolatent.methods").__all__]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)
