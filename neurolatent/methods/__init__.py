@@ -10,10 +10,12 @@
 - :mod:`neurolatent.methods.continual`: continual learning (EWC, SI, MAS and their Fisher link,
   KFAC-Laplace and NCL for recurrent networks);
 - :mod:`neurolatent.methods.sparsity`: pruning (magnitude, OBD, OBS, FishLeg surgeon), gradual
-  pruning, sparsity curves, Powerpropagation, BatchNorm-only training and IMP with rewinding.
+  pruning, sparsity curves, Powerpropagation, BatchNorm-only training and IMP with rewinding;
+- :mod:`neurolatent.methods.molecular`: pre-training via denoising on 3-D molecules (RDKit conformers,
+  MMFF94 forces, a SchNet-like network, the learning curve and the force-field link).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
-from . import common, continual, infotheory, optim, rebasin, sparsity
+from . import common, continual, infotheory, molecular, optim, rebasin, sparsity
 
-__all__ = ["common", "rebasin", "optim", "infotheory", "continual", "sparsity"]
+__all__ = ["common", "rebasin", "optim", "infotheory", "continual", "sparsity", "molecular"]

@@ -16,7 +16,7 @@ the functions that need it, so this module imports without it. Nothing here impo
 :mod:`neurolatent.models`.
 """
 from .conformers import TARGETS, Molecules, build_molecules, embed_molecule, mmff_energy_forces
-from .denoising import add_noise, finetune, force_alignment, learning_curve, pretrain_denoising, property_mae
+from .denoising import add_noise, denoising_loss, finetune, force_alignment, learning_curve, pretrain_denoising, property_mae
 from .network import MolecularNet, pairwise_geometry
 from .smiles import ELEMENTS, enumerate_smiles, load_smiles, parse_smiles, require_rdkit
 
@@ -34,6 +34,7 @@ __all__ = [
     "MolecularNet",
     "pairwise_geometry",
     "add_noise",
+    "denoising_loss",
     "pretrain_denoising",
     "finetune",
     "property_mae",

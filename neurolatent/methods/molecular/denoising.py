@@ -25,7 +25,7 @@ from ..._utils import make_generator, resolve_device
 from .conformers import TARGETS, Molecules, mmff_energy_forces
 from .network import MolecularNet
 
-__all__ = ["add_noise", "pretrain_denoising", "finetune", "property_mae", "force_alignment", "learning_curve"]
+__all__ = ["add_noise", "denoising_loss", "pretrain_denoising", "finetune", "property_mae", "force_alignment", "learning_curve"]
 
 
 def add_noise(positions: torch.Tensor, mask: torch.Tensor, sigma: float, generator: torch.Generator | None = None):
@@ -43,6 +43,29 @@ def add_noise(positions: torch.Tensor, mask: torch.Tensor, sigma: float, generat
     eps = torch.randn(positions.shape, generator=generator, device=positions.device, dtype=positions.dtype)
     eps = eps * mask[..., None]
     return positions + sigma * eps, eps
+
+
+@torch.no_grad()
+def denoising_loss(model: MolecularNet, mols: Molecules, *, sigma: float = 0.1, seed: int = 0,
+                   batch_size: int = 256, device=None) -> float:
+    """The denoising objective on ``mols`` with seeded noise: mean squared error per real coordinate.
+
+    The zero predictor scores 1.0 (the noise has unit variance); the same ``seed`` gives the same
+    noise, so two models (or one before and after training) are compared on equal terms.
+    """
+    device = resolve_device(device, like=next(model.parameters()))
+    data = mols.to(device, next(model.parameters()).dtype)
+    gen = make_generator(seed, device)
+    model.eval()
+    total, count = 0.0, 0
+    for s in range(0, len(data), batch_size):
+        b = slice(s, s + batch_size)
+        n = _width(data.mask[b])
+        mask = data.mask[b, :n]
+        noisy, eps = add_noise(data.positions[b, :n], mask, sigma, generator=gen)
+        total += float(((model(data.numbers[b, :n], noisy, mask)["noise"] - eps) ** 2).sum())
+        count += 3 * int(mask.sum())
+    return total / count
 
 
 def _width(mask: torch.Tensor) -> int:
@@ -178,6 +201,9 @@ def property_mae(model: MolecularNet, mols: Molecules, target: str, *, batch_siz
     return float(torch.cat(err).mean())
 
 
+_COS = ("cos_model", "cos_noise", "cos_random")
+
+
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-300))
 
@@ -228,8 +254,9 @@ def force_alignment(model: MolecularNet, mols: Molecules, *, sigma: float = 0.1,
 def learning_curve(pretrain_set: Molecules, labelled: Molecules, test: Molecules, *, target: str = "strain",
                    sizes: Sequence[int] = (25, 50, 100, 200), seeds: Sequence[int] = (0, 1, 2),
                    sigma: float = 0.1, pretrain_epochs: int = 20, finetune_steps: int = 300,
-                   model_kwargs: dict | None = None, batch_size: int = 32, lr: float = 1e-3, device=None,
-                   dtype: torch.dtype = torch.float32, progress: bool = False,
+                   model_kwargs: dict | None = None, batch_size: int = 32, lr: float = 1e-3,
+                   pretrain_batch_size: int = 64, pretrain_lr: float = 1e-3, device=None,
+                   dtype: torch.dtype = torch.float32, alignment: Molecules | None = None, progress: bool = False,
                    callback: Callable[[dict], None] | None = None) -> xr.Dataset:
     """Test MAE after fine-tuning on ``size`` labels, from scratch vs after denoising pre-training.
 
@@ -237,14 +264,17 @@ def learning_curve(pretrain_set: Molecules, labelled: Molecules, test: Molecules
     is freshly initialised with the same seed; for each size, a copy of each is fine-tuned on the
     first ``size`` molecules of a seeded permutation of ``labelled`` and scored on ``test``. Every
     size gets about ``finetune_steps`` Adam steps (``epochs = steps / ceil(size / batch_size)``), so
-    the small sets are not under-trained.
+    the small sets are not under-trained (``batch_size``, ``lr``: fine-tuning; ``pretrain_batch_size``,
+    ``pretrain_lr``: pre-training). With ``alignment`` given, each seed's pre-trained network
+    is also scored by :func:`force_alignment` on those molecules (before any fine-tuning).
 
     Returns
     -------
     xarray.Dataset
         ``mae`` over dims ``(init, size, seed)`` with ``init = ["scratch", "pretrained"]``, the
         target's units in ``attrs["units"]``; ``attrs`` also holds the settings and the final
-        pre-training loss per seed.
+        pre-training loss per seed. With ``alignment``: ``cos_model``, ``cos_noise``,
+        ``cos_random`` over ``seed`` (means over the molecules).
     """
     import copy
 
@@ -254,12 +284,18 @@ def learning_curve(pretrain_set: Molecules, labelled: Molecules, test: Molecules
     model_kwargs = dict(model_kwargs or {})
     mae = np.full((2, len(sizes), len(seeds)), np.nan)
     pre_loss = []
+    cos = np.full((len(seeds), 3), np.nan)
     for b, seed in enumerate(seeds):
         base = _init(model_kwargs, seed, device, dtype)
         pre = copy.deepcopy(base)
-        hist = pretrain_denoising(pre, pretrain_set, sigma=sigma, epochs=pretrain_epochs, seed=seed, device=device,
-                                  progress=progress)
+        hist = pretrain_denoising(pre, pretrain_set, sigma=sigma, epochs=pretrain_epochs, batch_size=pretrain_batch_size,
+                                  lr=pretrain_lr, seed=seed, device=device, progress=progress)
         pre_loss.append(hist["loss"][-1])
+        if alignment is not None:
+            fa = force_alignment(pre, alignment, sigma=sigma, seed=seed, device=device)
+            cos[b] = [fa.attrs[f"mean_{name}"] for name in _COS]
+            if callback is not None:
+                callback({"seed": seed, **{name: fa.attrs[f"mean_{name}"] for name in _COS}})
         order = np.random.default_rng(seed).permutation(len(labelled))
         for a, size in enumerate(sizes):
             train_set = labelled.subset(order[:size])
@@ -272,11 +308,16 @@ def learning_curve(pretrain_set: Molecules, labelled: Molecules, test: Molecules
                 if callback is not None:
                     callback({"seed": seed, "size": size, "init": ("scratch", "pretrained")[i], "mae": mae[i, a, b]})
     units = {"energy": "kcal/mol", "strain": "kcal/mol", "dipole": "D", "radius_of_gyration": "Angstrom"}
-    return xr.Dataset({"mae": (("init", "size", "seed"), mae)},
+    variables = {"mae": (("init", "size", "seed"), mae)}
+    if alignment is not None:
+        variables.update({name: ("seed", cos[:, j]) for j, name in enumerate(_COS)})
+    return xr.Dataset(variables,
                       coords={"init": ["scratch", "pretrained"], "size": sizes, "seed": list(seeds)},
                       attrs={"target": target, "units": units.get(target, "amu Angstrom^2"), "sigma": float(sigma),
                              "pretrain_epochs": int(pretrain_epochs), "finetune_steps": int(finetune_steps),
-                             "n_pretrain": len(pretrain_set), "n_test": len(test),
+                             "n_pretrain": len(pretrain_set), "n_test": len(test), "batch_size": int(batch_size),
+                             "lr": float(lr), "pretrain_batch_size": int(pretrain_batch_size),
+                             "pretrain_lr": float(pretrain_lr),
                              "pretrain_final_loss": [float(x) for x in pre_loss]})
 
 
