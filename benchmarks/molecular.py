@@ -10,12 +10,34 @@ each seed's pre-trained network.
 Split of the 3000 bundled SMILES (2980 conformers): the first 1500 are the unlabelled pre-training
 set, the next 500 the labelled pool, the last 400 the test set.
 
-Figures: see the block printed at the end of a run; the run recorded here used the defaults
-(hidden 32, 2 interaction blocks, sigma 0.1 A, 6 pre-training epochs, 150 fine-tuning steps of
-batch 16, Adam lr 1e-3) on a 2-core CPU shared with other jobs, torch 2.13, one thread -- compare
-the rows of one run only; CUDA row: not run, no GPU lent.
+Figures of one run with the defaults (hidden 32, 2 interaction blocks, sigma 0.1 A; pre-training
+6 epochs, batch 64, Adam lr 1e-3; fine-tuning 150 steps of batch 16, Adam lr 1e-3, all parameters)
+on a 2-core CPU shared with other jobs (load average ~16), torch 2.13, RDKit 2026.09, one thread --
+compare the rows of one run only:
 
-RESULTS_PLACEHOLDER
+    conformer set: 2980 of 3000 SMILES (20 skipped: ETKDG or MMFF94 failed); 91.6 s to build, 0.6 s from cache
+    conformer throughput (ETKDG + MMFF94 minimisation + forces + targets): 34.0 mol/s (CPU, one thread)
+    denoising Adam step, hidden 32, 2 blocks:  batch 16  217 ms   batch 64  806 ms   (CPU)
+    CUDA: not run, no GPU lent
+
+    learning curve, target strain (kcal/mol), test MAE over 400 held-out molecules, seeds 0/1/2
+    (predicting the labelled-pool mean: 105.6; pre-training final loss 0.52/0.50/0.52, zero predictor 1.0):
+      size   scratch          pretrained       pretrained better in
+        25    81.8 +- 16.9     74.0 +- 13.9     2/3 seeds   (per seed 60.6/82.8/102.0 vs 69.0/60.0/93.0)
+        50    81.3 +- 17.3     67.3 +-  8.3     2/3 seeds   (57.9/86.7/99.2 vs 65.9/58.0/78.1)
+       100    57.5 +-  2.3     67.7 +-  2.9     0/3 seeds   (57.6/54.6/60.3 vs 66.9/64.6/71.6)
+
+    force alignment at sigma 0.1 A, 200 held-out molecules, mean cosine with the MMFF94 -F:
+      seed   pre-trained net   true noise   random direction
+        0        0.667           0.556          -0.013
+        1        0.664           0.552           0.007
+        2        0.655           0.549           0.007
+
+So: the force-field link reproduces clearly (the denoiser's direction is better aligned with the force
+than the noise it was trained on, because it averages over the noise; a random direction scores ~0);
+pre-training lowers the mean MAE at 25 and 50 labels but not in every seed, and costs at 100 labels
+with this short fine-tuning schedule (150 steps, same learning rate for both) -- a partial reproduction
+of Zaidi et al.'s learning-curve claim at this scale.
 """
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def curve(mols):
 def test_denoising_direction_aligns_with_mmff_force(curve):
     # Held-out molecules, sigma 0.1 A. A random direction has mean cosine ~0 (sd 1/sqrt(3n) per molecule,
     # ~0.03 for the mean of ~23); the pre-trained network's predicted noise must align with -F far better,
-    # here by 0.3 in every seed. Measured (seeds 0/1/2): cos_model 0.576/0.706/0.579, cos_random
+    # here by 0.3 in every seed. Measured in a 3-seed run of this fixture (seeds 0/1/2): cos_model 0.576/0.706/0.579, cos_random
     # 0.011/0.002/-0.022; the true noise itself scores ~0.55 (benchmarks/molecular.py).
     for seed in curve.seed.values:
         c = curve.sel(seed=seed)
@@ -39,6 +39,6 @@ def test_denoising_direction_aligns_with_mmff_force(curve):
 def test_pretrained_beats_scratch_with_few_labels(curve):
     scratch = curve.mae.sel(init="scratch", size=16).values
     pre = curve.mae.sel(init="pretrained", size=16).values
-    # Measured (seeds 0/1/2, 16 labels, test MAE kcal/mol): scratch 92.7/106.9/121.8, pretrained
+    # Measured in a 3-seed run of this fixture (seeds 0/1/2, 16 labels, test MAE kcal/mol): scratch 92.7/106.9/121.8, pretrained
     # 99.2/106.7/128.9 -- no gain here; predicting the mean scores ~100.
     assert pre.mean() < scratch.mean(), f"pretrained {pre} vs scratch {scratch} kcal/mol"
