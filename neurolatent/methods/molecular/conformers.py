@@ -212,7 +212,8 @@ def build_molecules(smiles: Sequence[str], *, seed: int = 0, errors: str = "skip
     seed : int
         ETKDG seed and seed of the ``strain`` perturbations.
     errors : {"skip", "raise"}
-        What to do with SMILES that do not parse or whose conformer/force field fails: drop them
+        What to do with SMILES that do not parse, whose conformer/force field fails, or that have
+        more than 64 atoms with hydrogens (far beyond QM9's 29) or undefined Gasteiger charges: drop them
         (their names are in ``attrs["skipped"]``) or raise a ``ValueError`` naming them.
     strain_sigma : (float, float)
         Range of the per-molecule perturbation scale (Angstrom) behind the ``strain`` target.

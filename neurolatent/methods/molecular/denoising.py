@@ -109,7 +109,7 @@ def pretrain_denoising(model: MolecularNet, mols: Molecules, *, sigma: float = 0
     mols : Molecules
         Equilibrium structures (``mols.positions``); no labels are used.
     sigma : float
-        Noise scale (Angstrom); Zaidi et al. use 0.04-0.1 on QM9-sized molecules.
+        Noise scale (Angstrom), a small fraction of a bond length.
     epochs, batch_size, lr, seed :
         Adam, fresh noise every step from a generator seeded with ``seed``.
     device : optional

@@ -48,10 +48,15 @@ def test_enumeration_is_deterministic_and_qm9_like():
 
 def test_bundled_list_is_what_the_script_writes():
     # The bundled file was written by data/make_smiles.py with enumerate_smiles(3000, seed=0); the first
-    # entries regenerate exactly (same RDKit canonicalisation).
+    # entries regenerate exactly. Both sides are re-canonicalised by the installed RDKit, so a newer
+    # canonical-SMILES convention than the one that wrote the file does not matter.
     bundled = load_smiles()
     assert len(bundled) == 3000 and len(set(bundled)) == 3000
-    assert enumerate_smiles(30, seed=0) == bundled[:30]
+
+    def canon(smiles):
+        return [Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in smiles]
+
+    assert canon(enumerate_smiles(30, seed=0)) == canon(bundled[:30])
 
 
 def test_invalid_smiles_named_or_skipped():
@@ -139,3 +144,15 @@ def test_dipole_of_a_neutral_molecule_is_translation_free(mols):
     r = mols.positions[k, :n].numpy() + np.array([3.0, -2.0, 7.0])
     mu = np.linalg.norm((q[:, None] * r).sum(0)) * 4.80320471  # e*A -> Debye
     assert float(mols.targets["dipole"][k]) == pytest.approx(mu, rel=1e-6)
+
+
+def test_stale_or_foreign_cache_is_rebuilt(tmp_path):
+    path = tmp_path / "c.npz"
+    np.savez(path, something=np.zeros(3))  # not a Molecules file
+    a = build_molecules(["CCO"], cache=path)
+    assert Molecules.load(path).smiles == ["CCO"]
+    b = build_molecules(["CCO"], seed=1, cache=path)  # other settings: rebuilt, not the cached seed-0 set
+    assert b.attrs["seed"] == 1 and Molecules.load(path).attrs["seed"] == 1
+    assert a.to(dtype=torch.float32).positions.dtype == torch.float32 and a.numbers.dtype == torch.int64
+    with pytest.raises(ValueError, match="errors must be"):
+        build_molecules(["CCO"], errors="ignore")
