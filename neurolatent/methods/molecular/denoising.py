@@ -279,8 +279,10 @@ def learning_curve(pretrain_set: Molecules, labelled: Molecules, test: Molecules
     import copy
 
     sizes = [int(s) for s in sizes]
-    if max(sizes) > len(labelled):
-        raise ValueError(f"sizes go up to {max(sizes)} but the labelled set has {len(labelled)} molecules")
+    if target not in TARGETS:  # checked before the (long) pre-training
+        raise ValueError(f"unknown target {target!r}; known: {sorted(TARGETS)}")
+    if not sizes or min(sizes) < 2 or max(sizes) > len(labelled):
+        raise ValueError(f"sizes must lie in 2..{len(labelled)} (the labelled set's size), got {sizes}")
     model_kwargs = dict(model_kwargs or {})
     mae = np.full((2, len(sizes), len(seeds)), np.nan)
     pre_loss = []

@@ -72,3 +72,6 @@ def test_learning_curve_shapes(mols):
     assert curve.cos_model.dims == ("seed",)
     with pytest.raises(ValueError, match="labelled set"):
         learning_curve(mols.subset(slice(0, 8)), mols.subset(slice(8, 12)), mols.subset(slice(12, 16)), sizes=(10,))
+    with pytest.raises(ValueError, match="known"):
+        learning_curve(mols.subset(slice(0, 8)), mols.subset(slice(8, 12)), mols.subset(slice(12, 16)),
+                       target="gap", sizes=(4,))
