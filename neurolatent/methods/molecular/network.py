@@ -134,6 +134,9 @@ class MolecularNet(nn.Module):
         if numbers.ndim != 2 or positions.shape != (*numbers.shape, 3):
             raise ValueError(f"numbers must be (B, N) and positions (B, N, 3); got {tuple(numbers.shape)} and "
                              f"{tuple(positions.shape)}")
+        if numbers.numel() == 0:
+            raise ValueError(f"MolecularNet got no atoms (numbers of shape {tuple(numbers.shape)}); pass at least "
+                             "one molecule with at least one atom")
         if int(numbers.max()) >= _MAX_Z or int(numbers.min()) < 0:
             raise ValueError(f"atomic numbers must lie in 0..{_MAX_Z - 1} (0 = padding; H, C, N, O, F), "
                              f"got {int(numbers.min())}..{int(numbers.max())}")

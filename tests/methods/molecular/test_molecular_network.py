@@ -92,6 +92,8 @@ def test_bad_inputs(net, batch):
         net(numbers, r[:, :3])
     with pytest.raises(ValueError, match="atomic numbers"):
         net(numbers + 10, r)
+    with pytest.raises(ValueError, match="no atoms"):
+        net(numbers[:, :0], r[:, :0])
     with pytest.raises(ValueError, match="hidden"):
         MolecularNet(hidden=0)
 
