@@ -33,6 +33,11 @@ compare the rows of one run only:
         1        0.664           0.552           0.007
         2        0.655           0.549           0.007
 
+    the same with --target dipole --sizes 25 50 (Gasteiger dipole, Debye; predicting the mean: 0.71):
+        25     0.77 +- 0.02     0.80 +- 0.11     1/3 seeds
+        50     0.72 +- 0.03     0.74 +- 0.07     1/3 seeds
+    (neither beats the mean at these sizes: a charge-distribution target that denoising does not touch)
+
 So: the force-field link reproduces clearly (the denoiser's direction is better aligned with the force
 than the noise it was trained on, because it averages over the noise; a random direction scores ~0);
 pre-training lowers the mean MAE at 25 and 50 labels but not in every seed, and costs at 100 labels
