@@ -36,7 +36,8 @@ compare the rows of one run only:
     the same with --target dipole --sizes 25 50 (Gasteiger dipole, Debye; predicting the mean: 0.71):
         25     0.77 +- 0.02     0.80 +- 0.11     1/3 seeds
         50     0.72 +- 0.03     0.74 +- 0.07     1/3 seeds
-    (neither beats the mean at these sizes: a charge-distribution target that denoising does not touch)
+    (per seed, scratch 0.76/0.80/0.75 and 0.75/0.74/0.68, pretrained 0.65/0.81/0.93 and 0.67/0.84/0.72:
+    on average neither beats predicting the mean at these sizes, so no pre-training effect is visible)
 
 So: the force-field link reproduces clearly (the denoiser's direction is better aligned with the force
 than the noise it was trained on, because it averages over the noise; a random direction scores ~0);
