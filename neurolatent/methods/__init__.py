@@ -14,10 +14,14 @@
 - :mod:`neurolatent.methods.rtrl`: online gradients for recurrent networks (exact RTRL, UORO,
   KF-RTRL, the optimal Kronecker-sum approximation OK(r), truncated BPTT) and their tasks;
 - :mod:`neurolatent.methods.algorithmic`: CLRS-style algorithm samplers with hints and the
-  encode-process-decode MPNN (in- and out-of-distribution evaluation).
+  encode-process-decode MPNN (in- and out-of-distribution evaluation);
+- :mod:`neurolatent.methods.molecular`: pre-training via denoising on 3-D molecules (RDKit conformers,
+  MMFF94 forces, a SchNet-like network, the learning curve and the force-field link).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
-from . import algorithmic, common, continual, infotheory, optim, rebasin, rtrl, sparsity
+from . import algorithmic, common, continual, infotheory, molecular, optim, rebasin, rtrl, sparsity
 
-__all__ = ["common", "rebasin", "optim", "infotheory", "continual", "sparsity", "rtrl", "algorithmic"]
+__all__ = [
+    "common", "rebasin", "optim", "infotheory", "continual", "sparsity", "rtrl", "algorithmic", "molecular",
+]
