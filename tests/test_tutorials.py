@@ -18,6 +18,11 @@ jupytext = pytest.importorskip("jupytext", reason="jupytext is part of the [test
 
 TUTORIALS = sorted((Path(__file__).resolve().parents[1] / "tutorials").glob("[0-9]*.py"))
 QUICK_BY_DEFAULT = {"01_loading_recordings.py"}
+# Tutorials that need an optional extra: skipped (with the extra named) where it is not installed.
+REQUIRES = {
+    "11_self_supervised.py": ("skimage", "neurolatent[ssl]"),
+    "14_molecular_denoising.py": ("rdkit", "neurolatent[molecular]"),
+}
 
 
 def _params():
@@ -32,6 +37,9 @@ def test_tutorials_exist():
 
 @pytest.mark.parametrize("path", list(_params()))
 def test_tutorial_runs(path: Path, tmp_path: Path):
+    if path.name in REQUIRES:
+        module, extra = REQUIRES[path.name]
+        pytest.importorskip(module, reason=f"{path.name} needs {extra}")
     notebook = jupytext.read(path)
     code_cells = [c for c in notebook.cells if c.cell_type == "code"]
     assert code_cells, f"{path.name} has no code cells: is it in jupytext percent format?"
