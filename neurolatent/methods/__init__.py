@@ -10,10 +10,13 @@
 - :mod:`neurolatent.methods.continual`: continual learning (EWC, SI, MAS and their Fisher link,
   KFAC-Laplace and NCL for recurrent networks);
 - :mod:`neurolatent.methods.sparsity`: pruning (magnitude, OBD, OBS, FishLeg surgeon), gradual
-  pruning, sparsity curves, Powerpropagation, BatchNorm-only training and IMP with rewinding.
+  pruning, sparsity curves, Powerpropagation, BatchNorm-only training and IMP with rewinding;
+- :mod:`neurolatent.methods.ssl`: self-supervised learning (the pretrain -> probe pipeline, augmentations,
+  SimCLR/Barlow Twins/VICReg/MoCo, redundancy measures and SSLPM, ReLICv2, hard negatives).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
 from . import common, continual, infotheory, optim, rebasin, sparsity
+from . import ssl
 
-__all__ = ["common", "rebasin", "optim", "infotheory", "continual", "sparsity"]
+__all__ = ["common", "rebasin", "optim", "infotheory", "continual", "sparsity", "ssl"]

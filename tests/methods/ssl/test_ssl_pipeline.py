@@ -1,0 +1,88 @@
+"""The pretrain -> probe pipeline: seeding, probes against scikit-learn, bad input."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neurolatent.methods.common import ClassificationData
+from neurolatent.methods.ssl import (
+    InfoNCE,
+    SSLEncoder,
+    VICReg,
+    embed,
+    knn_probe,
+    linear_probe,
+    make_encoder,
+    pretrain,
+)
+
+
+def small_data(seed=0, n=200, d=6, classes=3):
+    g = torch.Generator().manual_seed(seed)
+    centres = 3 * torch.randn(classes, d, generator=g)
+    y = torch.randint(0, classes, (n,), generator=g)
+    x = centres[y] + torch.randn(n, d, generator=g)
+    return ClassificationData(x[:150], y[:150], x[150:], y[150:], classes, "blobs")
+
+
+class Identity(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dummy = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return x + 0 * self.dummy
+
+
+def test_probes_match_sklearn():
+    sk = pytest.importorskip("sklearn.linear_model", reason="scikit-learn is the reference (extra 'methods')")
+    from sklearn.neighbors import KNeighborsClassifier
+    d = small_data()
+    enc = Identity()
+    mu, sd = d.x_train.double().mean(0), d.x_train.double().std(0)
+    xtr, xte = ((d.x_train - mu) / sd).numpy(), ((d.x_test - mu) / sd).numpy()
+    # Ridge on one-hot targets with the same penalty (alpha = l2 * n): sklearn's Ridge centres
+    # X and Y itself, as we do; predictions must agree sample by sample.
+    ridge = sk.Ridge(alpha=1e-3 * 150).fit(xtr, torch.nn.functional.one_hot(d.y_train, 3).numpy())
+    ref = float((torch.as_tensor(ridge.predict(xte)).argmax(1) == d.y_test).double().mean())
+    assert linear_probe(enc, d, method="ridge") == pytest.approx(ref, abs=1e-12)
+    # Logistic: sklearn's C = 1 / (n * l2) gives the same objective (ours is the mean loss).
+    lr = sk.LogisticRegression(C=1 / (150 * 1e-2), max_iter=2000, tol=1e-10).fit(xtr, d.y_train.numpy())
+    ref = float((torch.as_tensor(lr.predict(xte)) == d.y_test).double().mean())
+    assert linear_probe(enc, d, method="logistic", l2=1e-2) == pytest.approx(ref, abs=1 / 50 + 1e-12)  # <= 1 test point
+    knn = KNeighborsClassifier(5, metric="cosine").fit(xtr, d.y_train.numpy())
+    ref = float((torch.as_tensor(knn.predict(xte)) == d.y_test).double().mean())
+    assert knn_probe(enc, d, k=5) == pytest.approx(ref, abs=1 / 50 + 1e-12)  # tie-breaking may differ on 1 point
+    with pytest.raises(ValueError, match="'ridge' or 'logistic'"):
+        linear_probe(enc, d, method="svm")
+    with pytest.raises(ValueError, match="k must lie"):
+        knn_probe(enc, d, k=1000)
+
+
+def test_pretrain_is_seeded_and_returns_history():
+    x = torch.randn(70, 1, 12, 12)
+    runs = []
+    for _ in range(2):
+        enc = make_encoder((1, 12, 12), rep_dim=8, proj_dim=4, channels=(4,), seed=3)
+        h = pretrain(enc, x, InfoNCE(), ["crop", "noise"], epochs=2, batch_size=32, seed=7)
+        runs.append((h["loss"], embed(enc, x[:5])))
+    assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
+    assert set(h) == {"epoch", "loss", "time", "epoch_time"} and len(h["epoch_time"]) == 2
+    assert isinstance(enc, SSLEncoder) and embed(enc, x[:5], projected=True).shape == (5, 4)
+    # 70 = 2 * 32 + 6: the last batch (6 samples) is used; 65 = 2 * 32 + 1 drops the single sample.
+    enc = make_encoder((1, 12, 12), rep_dim=8, proj_dim=4, channels=(4,), seed=3)
+    pretrain(enc, x[:65], VICReg(), None, epochs=1, batch_size=32)
+    # a plain callable loss works too
+    pretrain(enc, x[:40], lambda a, b: ((a - b) ** 2).mean() - a.std(0).mean(), "noise", epochs=1, batch_size=20)
+
+
+def test_pretrain_bad_input():
+    enc = make_encoder((5,), rep_dim=4, proj_dim=0, hidden=(8,), seed=0)
+    with pytest.raises(ValueError, match="batch_size >= 2"):
+        pretrain(enc, torch.randn(10, 5), InfoNCE(), None, epochs=1, batch_size=1)
+    with pytest.raises(TypeError, match="ClassificationData or a tensor"):
+        pretrain(enc, [1, 2, 3], InfoNCE(), None, epochs=1)
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        pretrain(enc, torch.randn(10, 5), InfoNCE(), "solarize", epochs=1)
+    with pytest.raises(ValueError, match="input_shape"):
+        make_encoder((1, 2, 3, 4))
