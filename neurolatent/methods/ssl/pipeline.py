@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -55,15 +56,22 @@ class SSLEncoder(nn.Module):
 
 def make_encoder(input_shape: Sequence[int], *, rep_dim: int = 64, proj_dim: int = 32,
                  channels: Sequence[int] = (16, 32), hidden: Sequence[int] = (128,), proj_hidden: int = 64,
-                 seed: int | None = 0, device: str | torch.device | None = None,
+                 arch: str = "auto", seed: int | None = 0, device: str | torch.device | None = None,
                  dtype: torch.dtype | None = None) -> SSLEncoder:
     """A tiny encoder for ``input_shape``: a :class:`~neurolatent.methods.common.SmallCNN` for images
     ``(c, h, w)`` or signals ``(c, length)``, an :class:`~neurolatent.methods.common.MLP` for flat
-    inputs ``(d,)``, whose read-out gives ``rep_dim`` features; then a projector
-    ``Linear -> BatchNorm -> ReLU -> Linear`` to ``proj_dim`` (none if ``proj_dim`` is 0).
+    inputs ``(d,)`` or with ``arch="mlp"`` (inputs are flattened), whose read-out gives ``rep_dim``
+    features; then a projector ``Linear -> BatchNorm -> ReLU -> Linear`` to ``proj_dim`` (none if
+    ``proj_dim`` is 0). ``channels`` are the CNN's, ``hidden`` the MLP's widths.
     """
     shape = tuple(int(s) for s in input_shape)
-    if len(shape) == 3 or len(shape) == 2:
+    if arch not in ("auto", "cnn", "mlp"):
+        raise ValueError(f"arch must be 'auto', 'cnn' or 'mlp', got {arch!r}")
+    if arch == "cnn" and len(shape) not in (2, 3):
+        raise ValueError(f"arch='cnn' needs input_shape (c, length) or (c, h, w), got {shape}")
+    if arch == "mlp" and len(shape) >= 1:
+        backbone = MLP(int(np.prod(shape)), tuple(hidden), rep_dim, seed=seed, device=device, dtype=dtype)
+    elif len(shape) == 3 or len(shape) == 2:
         backbone = SmallCNN(shape[0], tuple(channels), rep_dim, ndim=len(shape) - 1, seed=seed, device=device,
                             dtype=dtype)
     elif len(shape) == 1:
