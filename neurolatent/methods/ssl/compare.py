@@ -29,7 +29,7 @@ MEASURES = ("linear_accuracy", "ridge_accuracy", "knn_accuracy", "average_abs_co
 def compare_losses(losses: Mapping[str, Callable[[], SSLLoss]], data: ClassificationData, augment=None, *,
                    seeds: Sequence[int] = (0, 1, 2), epochs: int = 10, batch_size: int = 128, lr: float = 1e-3,
                    encoder: Callable[[int], nn.Module] | None = None, redundancy: bool = True,
-                   nonlinear: bool = True, kl_temperature: float = 0.2, device: str | torch.device | None = None,
+                   nonlinear: bool = True, nonlinear_kwargs: Mapping | None = None, kl_temperature: float = 0.2, device: str | torch.device | None = None,
                    progress: bool = False) -> xr.Dataset:
     """Pretrain a fresh encoder with every loss and seed, then probe it and measure its embeddings.
 
@@ -50,7 +50,8 @@ def compare_losses(losses: Mapping[str, Callable[[], SSLLoss]], data: Classifica
         ``data.input_shape`` (32 features, 32-d projection).
     redundancy, nonlinear : bool
         Measure the redundancy of the projector's test embeddings (the nonlinear one costs a small
-        MLP fit per run).
+        MLP fit per run, :func:`~neurolatent.methods.ssl.nonlinear_predictability` with
+        ``nonlinear_kwargs``, e.g. ``{"hidden": 32, "steps": 100}`` to make it cheaper).
     kl_temperature : float
         Temperature of :func:`~neurolatent.methods.ssl.cross_view_kl`.
     device, progress
@@ -97,7 +98,8 @@ def compare_losses(losses: Mapping[str, Callable[[], SSLLoss]], data: Classifica
                 out["pairwise_redundancy"][i, j] = pairwise_redundancy(z)
                 out["linear_predictability"][i, j] = linear_predictability(z)
                 if nonlinear:
-                    out["nonlinear_predictability"][i, j] = nonlinear_predictability(z, seed=seed)
+                    out["nonlinear_predictability"][i, j] = nonlinear_predictability(
+                        z, **{"seed": seed, **dict(nonlinear_kwargs or {})})
     coords = {"method": names, "seed": seeds}
     ds = xr.Dataset({k: (("method", "seed"), v) for k, v in out.items()}, coords=coords)
     ds.attrs.update({"data": data.name, "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr)})
