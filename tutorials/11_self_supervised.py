@@ -87,7 +87,7 @@ print("upsampled digits:", tuple(upsampled_digits(16).x_train.shape))
 # The encoder is tiny: an MLP 64-128-32 on the 8x8 digits (read as images, so that crops and blurs
 # apply), then a projector 32-64-32 that only the loss sees; probes read the 32 backbone features.
 # ReLICv2's small crops are resized back to 8x8 here because an MLP needs a fixed input size.
-# `compare_losses` returns an `xarray.Dataset` over `(method, seed)`.
+# `compare_losses` returns an `xarray.Dataset` over `(objective, seed)`.
 
 # %%
 digits = load_digits(image=True, seed=0, device=device)
@@ -108,7 +108,7 @@ print(table.round(3).to_string())
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.2))
-names = list(results.method.values)
+names = list(results.objective.values)
 acc = results.linear_accuracy.mean("seed")
 ax.bar(names, acc, yerr=results.linear_accuracy.std("seed") if len(SEEDS) > 1 else None, color="tab:blue")
 ax.set(ylim=(float(acc.min()) - 0.05, 1.0), ylabel="linear probe accuracy (test)", title="digits, same budget")
@@ -128,7 +128,7 @@ measures = ["average_abs_correlation", "pairwise_redundancy", "linear_predictabi
 fig, axes = plt.subplots(1, len(measures), figsize=(12, 3), sharey=True)
 for ax, m in zip(axes, measures):
     for name in names:
-        ax.scatter(results[m].sel(method=name), results.linear_accuracy.sel(method=name), label=name, s=18)
+        ax.scatter(results[m].sel(objective=name), results.linear_accuracy.sel(objective=name), label=name, s=18)
     ax.set(xlabel=m.replace("_", " "), title=f"Spearman {rank_correlation(results, m):+.2f}")
 axes[0].set_ylabel("linear probe accuracy")
 axes[-1].legend(fontsize=7, loc="lower left")
@@ -142,7 +142,7 @@ plt.show()
 # to InfoNCE; `cross_view_kl` measures that divergence on test images.
 
 # %%
-print(results[["cross_view_kl", "linear_accuracy"]].sel(method=["relic", "relic_no_kl", "infonce"])
+print(results[["cross_view_kl", "linear_accuracy"]].sel(objective=["relic", "relic_no_kl", "infonce"])
       .mean("seed").to_pandas().round(3).to_string())
 
 # %% [markdown]

@@ -1,7 +1,8 @@
 """Compare objectives on one budget: pretrain each loss over seeds, probe, and read off representation statistics.
 
-:func:`compare_losses` returns an ``xarray.Dataset`` over ``(method, seed)``;
-:func:`rank_correlation` is the Spearman correlation of two of its variables across methods.
+:func:`compare_losses` returns an ``xarray.Dataset`` over ``(objective, seed)``;
+:func:`rank_correlation` is the Spearman correlation of two of its variables across objectives.
+(The dimension is not called ``method``: ``Dataset.sel(method=...)`` is the keyword of ``sel`` itself.)
 """
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def compare_losses(losses: Mapping[str, Callable[[], SSLLoss]], data: Classifica
     Returns
     -------
     xarray.Dataset
-        Dims ``method``, ``seed``; variables :data:`MEASURES` (accuracies in ``[0, 1]``; logistic
+        Dims ``objective`` (the keys of ``losses``), ``seed``; variables :data:`MEASURES` (accuracies in ``[0, 1]``; logistic
         ``linear_accuracy``, closed-form ``ridge_accuracy``, ``knn_accuracy`` with k = 20), ``loss``
         (final epoch) and ``epoch_time`` (median seconds per epoch). Missing measures are NaN.
 
@@ -70,7 +71,7 @@ def compare_losses(losses: Mapping[str, Callable[[], SSLLoss]], data: Classifica
     >>> d = upsampled_digits(8)
     >>> ds = compare_losses({"vicreg": VICReg}, d, "noise", seeds=(0,), epochs=1, nonlinear=False)
     >>> ds["linear_accuracy"].dims
-    ('method', 'seed')
+    ('objective', 'seed')
     """
     if len(losses) == 0:
         raise ValueError("losses must name at least one method: {'name': factory}")
@@ -100,29 +101,30 @@ def compare_losses(losses: Mapping[str, Callable[[], SSLLoss]], data: Classifica
                 if nonlinear:
                     out["nonlinear_predictability"][i, j] = nonlinear_predictability(
                         z, **{"seed": seed, **dict(nonlinear_kwargs or {})})
-    coords = {"method": names, "seed": seeds}
-    ds = xr.Dataset({k: (("method", "seed"), v) for k, v in out.items()}, coords=coords)
+    coords = {"objective": names, "seed": seeds}
+    ds = xr.Dataset({k: (("objective", "seed"), v) for k, v in out.items()}, coords=coords)
     ds.attrs.update({"data": data.name, "epochs": int(epochs), "batch_size": int(batch_size), "lr": float(lr)})
     return ds
 
 
 def rank_correlation(ds: xr.Dataset, x: str = "pairwise_redundancy", y: str = "linear_accuracy", *,
-                     over: str = "method") -> float:
+                     over: str = "objective") -> float:
     """Spearman rank correlation between variables ``x`` and ``y`` of :func:`compare_losses`'s result.
 
-    ``over="method"`` correlates the seed means of each method; ``over="run"`` every (method, seed) run.
+    ``over="objective"`` correlates the seed means of each objective; ``over="run"`` every
+    (objective, seed) run.
     """
     for v in (x, y):
         if v not in ds:
             raise KeyError(f"{v!r} is not a variable of the dataset; choose from {sorted(ds.data_vars)}")
     from scipy.stats import spearmanr
 
-    if over == "method":
+    if over == "objective":
         a, b = ds[x].mean("seed").values, ds[y].mean("seed").values
     elif over == "run":
         a, b = ds[x].values.ravel(), ds[y].values.ravel()
     else:
-        raise ValueError(f"over must be 'method' or 'run', got {over!r}")
+        raise ValueError(f"over must be 'objective' or 'run', got {over!r}")
     keep = np.isfinite(a) & np.isfinite(b)
     if keep.sum() < 3:
         raise ValueError(f"rank_correlation needs at least 3 finite pairs, got {int(keep.sum())}")
