@@ -1,7 +1,8 @@
 """Self-supervised objectives on one budget: probe accuracy, redundancy, cross-view KL, negatives bands, epoch time.
 
 Not a test. (Named ``ssl_methods.py``, not ``ssl.py``: a script called ``ssl.py`` shadows the standard
-library's ``ssl`` module, which torch imports.) Pretrains a tiny encoder (MLP 64-128-32 on the 8x8 digits seen as images, projector
+library's ``ssl`` module, which torch imports.) Pretrains a tiny encoder (MLP 64-128-32 on the 8x8
+digits seen as images, projector
 32-64-32) with every objective of ``nl.methods.ssl`` for ``--epochs`` epochs (Adam 1e-3, batch 128,
 ``default_augment(2)``), over ``--seeds``, then reports the logistic / ridge / 20-NN probe accuracy
 of the frozen backbone features on the held-out digits, the redundancy of the projector's test
@@ -17,14 +18,14 @@ embeddings of the test digits; epoch time is wall-clock on a 2-core machine shar
 jobs (load average ~15), so compare the rows with each other only -- ratios, not seconds; no CUDA
 row: not run, no GPU was lent to this session):
 
-    objective     logistic     ridge        20-NN        avg|corr|  pairwise  lin. pred.  nonlin. pred.  cross-view KL  epoch (s)
-    infonce       0.964±.009   0.932±.018   0.951±.005   0.246      0.089     0.955       0.81           1.18           0.59
-    barlow        0.942±.006   0.909±.015   0.891±.003   0.334      0.163     0.990       0.96           1.24           0.59
-    vicreg        0.946±.005   0.913±.010   0.899±.008   0.349      0.174     0.996       0.97           1.04           0.49
-    moco          0.961±.010   0.925±.003   0.937±.006   0.283      0.117     0.954       0.83           1.17           0.58
-    sslpm         0.940±.000   0.914±.007   0.918±.008   0.211      0.067     0.788       0.16±0.21      0.84           2.77
-    relic         0.955±.005   0.929±.016   0.930±.006   0.276      0.110     0.951       0.81           0.27±0.01      0.88
-    relic_no_kl   0.961±.005   0.929±.010   0.938±.002   0.269      0.108     0.952       0.80           0.74±0.03      0.69
+    objective    logistic    ridge       20-NN       |corr| pairw. lin.pr nonlin.pr  x-view KL  epoch s
+    infonce      0.964±.009  0.932±.018  0.951±.005  0.246  0.089  0.955  0.81       1.18       0.59
+    barlow       0.942±.006  0.909±.015  0.891±.003  0.334  0.163  0.990  0.96       1.24       0.59
+    vicreg       0.946±.005  0.913±.010  0.899±.008  0.349  0.174  0.996  0.97       1.04       0.49
+    moco         0.961±.010  0.925±.003  0.937±.006  0.283  0.117  0.954  0.83       1.17       0.58
+    sslpm        0.940±.000  0.914±.007  0.918±.008  0.211  0.067  0.788  0.16±0.21  0.84       2.77
+    relic        0.955±.005  0.929±.016  0.930±.006  0.276  0.110  0.951  0.81       0.27±0.01  0.88
+    relic_no_kl  0.961±.005  0.929±.010  0.938±.002  0.269  0.108  0.952  0.80       0.74±0.03  0.69
 
     Spearman(redundancy, logistic accuracy) across the 7 objectives (seed means / all 21 runs):
     avg|corr| -0.11 / -0.25, pairwise -0.11 / -0.24, linear predictability +0.14 / -0.10,
@@ -107,7 +108,8 @@ def main() -> None:
         print("\nSpearman rank correlation with linear_accuracy across objectives (seed means; and over all runs):")
         for m in ("average_abs_correlation", "pairwise_redundancy", "linear_predictability",
                   "nonlinear_predictability"):
-            print(f"  {m:<26} {rank_correlation(ds, m, over='objective'):+.3f}   runs {rank_correlation(ds, m, over='run'):+.3f}")
+            per_obj, per_run = rank_correlation(ds, m, over="objective"), rank_correlation(ds, m, over="run")
+            print(f"  {m:<26} {per_obj:+.3f}   runs {per_run:+.3f}")
         raw["methods"] = ds.to_dict()
     if args.part in ("all", "bands"):
         t0 = time.perf_counter()

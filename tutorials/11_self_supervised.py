@@ -32,7 +32,6 @@ import os
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 from neurolatent.methods.common import load_digits
@@ -148,7 +147,8 @@ print(results[["cross_view_kl", "linear_accuracy"]].sel(objective=["relic", "rel
 # %% [markdown]
 # ## Hard negatives: which negatives matter?
 #
-# MoCo-style instance discrimination with a queue of 1024 keys (512 in the quick run), but each query keeps only the negatives
+# MoCo-style instance discrimination with a queue of 1024 keys (512 in the quick run), but each query
+# keeps only the negatives
 # whose similarity rank falls in a band (Cai et al. 2020): all of them, the hardest 5 %, the easiest
 # 95 %, or all but the hardest 0.1 %.
 

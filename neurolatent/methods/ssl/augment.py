@@ -33,6 +33,11 @@ def _uniform(n: int, lo: float, hi: float, generator, like: torch.Tensor) -> tor
     return (lo + (hi - lo) * u).to(device=like.device, dtype=like.dtype)
 
 
+def _batch(x: torch.Tensor, where: str) -> None:
+    if x.dim() < 2:
+        raise ValueError(f"{where} expects a batch (n, ...) of at least 2 dimensions, got shape {tuple(x.shape)}")
+
+
 def _apply_with_p(x: torch.Tensor, out: torch.Tensor, p: float, generator) -> torch.Tensor:
     if p >= 1.0:
         return out
@@ -129,7 +134,10 @@ class Flip(Augmentation):
 
 
 class GaussianNoise(Augmentation):
-    """Add i.i.d. Gaussian noise of standard deviation ``std`` (in the data's units) with probability ``p``."""
+    """Add i.i.d. Gaussian noise of standard deviation ``std`` (in the data's units) with probability ``p``.
+
+    Works on any batch ``(n, ...)``, flat feature vectors included.
+    """
 
     def __init__(self, std: float = 0.2, p: float = 1.0):
         super().__init__()
@@ -138,7 +146,7 @@ class GaussianNoise(Augmentation):
         self.std, self.p = float(std), float(p)
 
     def forward(self, x, generator=None):
-        _spatial(x, "GaussianNoise")
+        _batch(x, "GaussianNoise")
         noise = torch.randn(x.shape, generator=generator, dtype=torch.float64).to(x.device, x.dtype)
         return _apply_with_p(x, x + self.std * noise, self.p, generator)
 
@@ -180,7 +188,7 @@ class ContrastJitter(Augmentation):
 
     :math:`\bar x, \sigma_x` are each sample's mean and standard deviation; contrast
     :math:`c \sim U(1-\text{contrast}, 1+\text{contrast})`, brightness
-    :math:`b \sim U(-\text{brightness}, \text{brightness})`.
+    :math:`b \sim U(-\text{brightness}, \text{brightness})`. Works on any batch ``(n, ...)``.
     """
 
     def __init__(self, brightness: float = 0.4, contrast: float = 0.4, p: float = 0.8):
@@ -190,7 +198,7 @@ class ContrastJitter(Augmentation):
         self.brightness, self.contrast, self.p = float(brightness), float(contrast), float(p)
 
     def forward(self, x, generator=None):
-        _spatial(x, "ContrastJitter")
+        _batch(x, "ContrastJitter")
         n = x.shape[0]
         dims = tuple(range(1, x.dim()))
         mean = x.mean(dims, keepdim=True)

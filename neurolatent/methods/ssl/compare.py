@@ -30,7 +30,8 @@ MEASURES = ("linear_accuracy", "ridge_accuracy", "knn_accuracy", "average_abs_co
 def compare_losses(losses: Mapping[str, Callable[[], SSLLoss]], data: ClassificationData, augment=None, *,
                    seeds: Sequence[int] = (0, 1, 2), epochs: int = 10, batch_size: int = 128, lr: float = 1e-3,
                    encoder: Callable[[int], nn.Module] | None = None, redundancy: bool = True,
-                   nonlinear: bool = True, nonlinear_kwargs: Mapping | None = None, kl_temperature: float = 0.2, device: str | torch.device | None = None,
+                   nonlinear: bool = True, nonlinear_kwargs: Mapping | None = None, kl_temperature: float = 0.2,
+                   device: str | torch.device | None = None,
                    progress: bool = False) -> xr.Dataset:
     """Pretrain a fresh encoder with every loss and seed, then probe it and measure its embeddings.
 
@@ -61,7 +62,8 @@ def compare_losses(losses: Mapping[str, Callable[[], SSLLoss]], data: Classifica
     Returns
     -------
     xarray.Dataset
-        Dims ``objective`` (the keys of ``losses``), ``seed``; variables :data:`MEASURES` (accuracies in ``[0, 1]``; logistic
+        Dims ``objective`` (the keys of ``losses``), ``seed``; variables :data:`MEASURES`
+        (accuracies in ``[0, 1]``; logistic
         ``linear_accuracy``, closed-form ``ridge_accuracy``, ``knn_accuracy`` with k = 20), ``loss``
         (final epoch) and ``epoch_time`` (median seconds per epoch). Missing measures are NaN.
 
@@ -76,7 +78,8 @@ def compare_losses(losses: Mapping[str, Callable[[], SSLLoss]], data: Classifica
     if len(losses) == 0:
         raise ValueError("losses must name at least one method: {'name': factory}")
     if not isinstance(data, ClassificationData):
-        raise TypeError(f"data must be a ClassificationData (labels are needed by the probes), got {type(data).__name__}")
+        raise TypeError("data must be a ClassificationData (labels are needed by the probes), "
+                        f"got {type(data).__name__}")
     aug = make_augment(augment)
     names, seeds = list(losses), [int(s) for s in seeds]
     shape = (len(names), len(seeds))

@@ -9,7 +9,6 @@ assertion.
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

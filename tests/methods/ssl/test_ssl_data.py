@@ -133,7 +133,10 @@ def test_make_augment_names_seeding_and_errors():
     with pytest.raises(ValueError, match="unknown augmentation 'jitter'"):
         make_augment({"jitter": {}})
     with pytest.raises(ValueError, match=r"\(n, c, length\) or images"):
-        make_augment("noise")(torch.randn(3, 4), gen())
+        make_augment("crop")(torch.randn(3, 4), gen())
+    assert make_augment(["noise", "contrast"])(torch.randn(3, 4), gen()).shape == (3, 4)  # flat vectors
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        make_augment("noise")(torch.randn(3), gen())
     assert set(AUGMENTATIONS) >= {"crop", "hflip", "vflip", "noise", "blur", "contrast"}
     sig = torch.randn(5, 1, 40)
     assert default_augment(1)(sig, gen()).shape == sig.shape

@@ -1,6 +1,7 @@
 """The pretrain -> probe pipeline: seeding, probes against scikit-learn, bad input."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -86,3 +87,33 @@ def test_pretrain_bad_input():
         pretrain(enc, torch.randn(10, 5), InfoNCE(), "solarize", epochs=1)
     with pytest.raises(ValueError, match="input_shape"):
         make_encoder((1, 2, 3, 4))
+
+
+def test_compare_losses_and_rank_correlation():
+    import xarray as xr
+    from scipy.stats import spearmanr
+
+    from neurolatent.methods.ssl import BarlowTwins, compare_losses, rank_correlation
+
+    d = small_data(1)
+    enc = lambda seed: make_encoder((6,), rep_dim=4, proj_dim=4, hidden=(8,), seed=seed)  # noqa: E731
+    ds = compare_losses({"infonce": InfoNCE, "barlow": BarlowTwins}, d, "noise", seeds=(0, 1), epochs=1,
+                        batch_size=50, encoder=enc, nonlinear_kwargs={"hidden": 8, "steps": 5})
+    assert ds["linear_accuracy"].dims == ("objective", "seed") and list(ds.objective.values) == ["infonce", "barlow"]
+    assert bool(((ds.knn_accuracy >= 0) & (ds.knn_accuracy <= 1)).all()) and bool(ds.epoch_time.notnull().all())
+    # rank_correlation is scipy's Spearman on seed means (or on all runs)
+    rng = np.random.default_rng(0)
+    toy = xr.Dataset({v: (("objective", "seed"), rng.random((5, 2))) for v in ("a", "b")},
+                     coords={"objective": list("pqrst"), "seed": [0, 1]})
+    ref = spearmanr(toy.a.mean("seed"), toy.b.mean("seed")).statistic
+    assert rank_correlation(toy, "a", "b") == pytest.approx(ref, abs=1e-12)
+    ref = spearmanr(toy.a.values.ravel(), toy.b.values.ravel()).statistic
+    assert rank_correlation(toy, "a", "b", over="run") == pytest.approx(ref, abs=1e-12)
+    with pytest.raises(KeyError, match="'c' is not a variable"):
+        rank_correlation(toy, "c", "b")
+    with pytest.raises(ValueError, match="at least 3"):
+        rank_correlation(ds, "pairwise_redundancy", "linear_accuracy")
+    with pytest.raises(ValueError, match="at least one method"):
+        compare_losses({}, d)
+    with pytest.raises(TypeError, match="ClassificationData"):
+        compare_losses({"infonce": InfoNCE}, d.x_train)

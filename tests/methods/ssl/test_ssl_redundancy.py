@@ -55,7 +55,8 @@ def test_nonlinear_predictability_sees_what_linear_misses(mixed):
     assert lin[3] < 0.05 and nonlin[3] > 0.8
     rng = np.random.default_rng(1)
     indep = rng.standard_normal((600, 4))
-    assert nonlinear_predictability(indep, hidden=32, steps=100) < 0.05  # nothing to predict (held-out R^2 ~ 0 or below)
+    # nothing to predict: held-out R^2 ~ 0 or below
+    assert nonlinear_predictability(indep, hidden=32, steps=100) < 0.05
     with pytest.raises(ValueError, match=r"embedding matrix \(n, d\)"):
         pairwise_redundancy(np.ones(5))
     with pytest.raises(ValueError, match="NaN"):
