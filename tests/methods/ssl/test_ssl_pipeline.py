@@ -117,3 +117,16 @@ def test_compare_losses_and_rank_correlation():
         compare_losses({}, d)
     with pytest.raises(TypeError, match="ClassificationData"):
         compare_losses({"infonce": InfoNCE}, d.x_train)
+
+
+def test_pipeline_on_mnist1d_signals():
+    pytest.importorskip("mnist1d", reason="MNIST-1D's generator is the optional package mnist1d (extra 'methods')")
+    from neurolatent.methods.common import make_mnist1d
+    from neurolatent.methods.ssl import ReLICv2, default_augment
+
+    d = make_mnist1d(n_samples=200, channel=True, seed=0)
+    enc = make_encoder(d.input_shape, rep_dim=8, proj_dim=4, channels=(4, 8), seed=0)
+    # 1-D signals: crops resample the length; ReLICv2's small crops are shorter signals (20 samples)
+    pretrain(enc, d, ReLICv2(small_size=20), default_augment(1), epochs=1, batch_size=40)
+    assert embed(enc, d.x_test).shape == (40, 8)
+    assert 0.0 <= knn_probe(enc, d, k=5) <= 1.0
