@@ -66,8 +66,17 @@ def acc(ds, name, var="linear_accuracy"):
 def test_sslpm_within_a_few_points_of_barlow_and_vicreg(runs):
     sslpm, barlow, vicreg = (acc(runs, k).mean() for k in ("sslpm", "barlow", "vicreg"))
     print(f"seed-mean logistic probe: sslpm {sslpm:.4f}, barlow {barlow:.4f}, vicreg {vicreg:.4f}")
-    # "a few points": 3 points below the weaker of the two baselines.
+    # "a few points": 3 points below the weaker of the two baselines (measured: -0.9 points at 5
+    # epochs, -0.2 / -0.6 points at 20 epochs in the benchmark).
     assert sslpm >= min(barlow, vicreg) - 0.03
+
+
+def test_sslpm_reduces_linear_predictability(runs):
+    # The predictor's game removes dependencies: every seed's SSLPM embedding is less linearly
+    # predictable than both redundancy-reduction baselines (measured 0.82 vs 0.98 / 0.99 at 5 epochs).
+    pm = acc(runs, "sslpm", "linear_predictability")
+    for base in ("barlow", "vicreg"):
+        assert (pm < acc(runs, base, "linear_predictability")).all()
 
 
 def test_relic_invariance_term_lowers_cross_view_kl_at_equal_accuracy(runs):
@@ -80,7 +89,9 @@ def test_relic_invariance_term_lowers_cross_view_kl_at_equal_accuracy(runs):
     assert a_on.mean() >= a_off.mean() - 0.01
 
 
-@pytest.mark.xfail(strict=False, reason="redundancy vs probe accuracy rank correlation is weak at this scale")
+@pytest.mark.xfail(strict=False, reason="redundancy vs probe accuracy: Spearman ~ +0.03 (pairwise) / +0.09 "
+                   "(linear) at 5 epochs, -0.11 / +0.14 at 20 epochs across the objectives; SSLPM is the least "
+                   "redundant but not the best probe")
 def test_lower_redundancy_goes_with_better_probe_accuracy(runs):
     rho = {m: rank_correlation(runs, m, "linear_accuracy") for m in
            ("average_abs_correlation", "pairwise_redundancy", "linear_predictability")}
@@ -95,7 +106,8 @@ def test_hardest_negatives_suffice_and_the_very_hardest_are_not_needed(bands):
     assert drop >= full - 0.01  # "does not hurt"
 
 
-@pytest.mark.xfail(strict=False, reason="the easiest 95% of negatives still suffice on digits at this scale")
+@pytest.mark.xfail(strict=False, reason="the easiest 95% of negatives still suffice on digits at this scale: "
+                   "0.940 vs 0.937 (all) at 5 epochs, 0.958 vs 0.959 at 20 epochs")
 def test_easiest_negatives_alone_fall_short(bands):
     full, easy = acc(bands, "all").mean(), acc(bands, "easiest_95").mean()
     print(f"all {full:.4f}, easiest 95% {easy:.4f}")
