@@ -84,10 +84,11 @@ class MoCo(SSLLoss):
         if self.queue is None or self.queue.shape[1] != keys.shape[1] or self.queue.device != keys.device:
             self.queue = keys.new_zeros(self.queue_size, keys.shape[1])
             self.n_queued, self._ptr = 0, 0
-        for row in keys[-self.queue_size:]:
-            self.queue[self._ptr] = row
-            self._ptr = (self._ptr + 1) % self.queue_size
-        self.n_queued = min(self.queue_size, self.n_queued + min(keys.shape[0], self.queue_size))
+        keys = keys[-self.queue_size:]
+        slots = (self._ptr + torch.arange(keys.shape[0], device=keys.device)) % self.queue_size
+        self.queue[slots] = keys
+        self._ptr = (self._ptr + keys.shape[0]) % self.queue_size
+        self.n_queued = min(self.queue_size, self.n_queued + keys.shape[0])
 
     def negative_logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """Similarities ``(n, m)`` of the normalised queries to their negatives (all queued keys)."""
