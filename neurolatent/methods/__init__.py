@@ -16,12 +16,15 @@
 - :mod:`neurolatent.methods.algorithmic`: CLRS-style algorithm samplers with hints and the
   encode-process-decode MPNN (in- and out-of-distribution evaluation);
 - :mod:`neurolatent.methods.molecular`: pre-training via denoising on 3-D molecules (RDKit conformers,
-  MMFF94 forces, a SchNet-like network, the learning curve and the force-field link).
+  MMFF94 forces, a SchNet-like network, the learning curve and the force-field link);
+- :mod:`neurolatent.methods.ssl`: self-supervised learning (the pretrain -> probe pipeline, augmentations,
+  SimCLR/Barlow Twins/VICReg/MoCo, redundancy measures and SSLPM, ReLICv2, hard negatives).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
-from . import algorithmic, common, continual, infotheory, molecular, optim, rebasin, rtrl, sparsity
+from . import algorithmic, common, continual, infotheory, molecular, optim, rebasin, rtrl, sparsity, ssl
 
 __all__ = [
     "common", "rebasin", "optim", "infotheory", "continual", "sparsity", "rtrl", "algorithmic", "molecular",
+    "ssl",
 ]

@@ -1,0 +1,95 @@
+"""Self-supervised representation learning (``nl.methods.ssl``).
+
+* offline data: digits upsampled, MNIST-1D (``nl.methods.common.make_mnist1d``), and digits pasted
+  onto real textures bundled with scikit-image with their foreground mask (:mod:`.data`);
+* batched, seeded augmentations as torch modules, by name (:mod:`.augment`);
+* one loss object per method, an ``nn.Module`` taking two views' embeddings: InfoNCE/SimCLR,
+  Barlow Twins, VICReg (:mod:`.losses`);
+* MoCo (queue + momentum encoder) and contrastive instance discrimination restricted to a band of
+  hard negatives (Cai et al. 2020) (:mod:`.moco`);
+* ReLICv2: InfoNCE plus a KL invariance term with large and small crops (Tomasev et al. 2022)
+  (:mod:`.relic`);
+* redundancy measures of an embedding matrix -- average absolute correlation, pairwise redundancy,
+  linear and nonlinear predictability (:mod:`.redundancy`) -- and SSLPM, the encoder-vs-predictor
+  minimax (Zollikofer et al. 2024) (:mod:`.sslpm`);
+* the pipeline: :func:`pretrain`, then :func:`linear_probe` / :func:`knn_probe` on frozen
+  features (:mod:`.pipeline`), and :func:`compare_losses`, every method on one budget over seeds
+  as an ``xarray.Dataset`` (:mod:`.compare`).
+
+Nothing here imports :mod:`neurolatent.models`.
+"""
+from .augment import (
+    AUGMENTATIONS,
+    Augmentation,
+    Compose,
+    ContrastJitter,
+    Flip,
+    GaussianBlur,
+    GaussianNoise,
+    RandomResizedCrop,
+    default_augment,
+    make_augment,
+)
+from .compare import MEASURES, band_losses, baseline_losses, compare_losses, rank_correlation
+from .data import TEXTURES, TexturedDigits, texture_patches, textured_digits, upsampled_digits
+from .losses import BarlowTwins, InfoNCE, SSLLoss, VICReg, check_views
+from .moco import HardNegativeCID, MoCo
+from .pipeline import SSLEncoder, embed, knn_probe, linear_probe, make_encoder, pretrain
+from .redundancy import (
+    MaskedPredictor,
+    average_abs_correlation,
+    correlation_matrix,
+    linear_predictability,
+    nonlinear_predictability,
+    pairwise_redundancy,
+    redundancy_report,
+)
+from .relic import ReLICv2, cross_view_kl, similarity_distributions
+from .sslpm import SSLPM
+
+__all__ = [
+    "TEXTURES",
+    "TexturedDigits",
+    "upsampled_digits",
+    "textured_digits",
+    "texture_patches",
+    "Augmentation",
+    "RandomResizedCrop",
+    "Flip",
+    "GaussianNoise",
+    "GaussianBlur",
+    "ContrastJitter",
+    "Compose",
+    "AUGMENTATIONS",
+    "make_augment",
+    "default_augment",
+    "SSLLoss",
+    "check_views",
+    "InfoNCE",
+    "BarlowTwins",
+    "VICReg",
+    "MoCo",
+    "HardNegativeCID",
+    "ReLICv2",
+    "similarity_distributions",
+    "cross_view_kl",
+    "SSLPM",
+    "MaskedPredictor",
+    "correlation_matrix",
+    "average_abs_correlation",
+    "pairwise_redundancy",
+    "linear_predictability",
+    "nonlinear_predictability",
+    "redundancy_report",
+    "SSLEncoder",
+    "make_encoder",
+    "pretrain",
+    "embed",
+    "linear_probe",
+    "knn_probe",
+    "compare_losses",
+    "rank_correlation",
+    "baseline_losses",
+    "band_losses",
+    "MEASURES",
+]
