@@ -88,6 +88,7 @@ def test_full_neuron_batch_is_the_plain_fit_and_bad_sizes_are_refused(ring):
         MGPLVM("T1", seed=0, bound="collapsed").fit(ring["Y"], max_steps=2, neuron_batch_size=4, progress=False)
 
 
+@pytest.mark.slow
 def test_fit_with_neuron_minibatches_recovers_the_latent():
     # 40 neurons x 200 bins, 10 neurons per step: the latent is recovered (the full-batch fit of the
     # same data reaches ~3 deg; a random latent would be ~90 deg median error)
