@@ -63,10 +63,22 @@ for the moments' forward + backward, interleaved). What changed:
   after the burn-in losing 15-22 nats on the fly data and 23 on a synthetic ring, outside the
   1.6-nat spread of the default over seeds (not re-run this time).
 
-``ab`` (this tree against the previous commit's, fresh processes alternating, 5 rounds of 60
-steps, n_mc = 5, full batch)::
+``ab`` (this tree against the tree before these changes, fresh processes alternating, n_mc = 5,
+full batch; two runs, 5 rounds of 60 steps at load ~13-17, then 4 rounds at load ~5)::
 
-AB_TABLE
+    run  tree / moments       median CPU ms per step (rounds)         ratio to the baseline
+    1    baseline, float64    22.98 (21.0, 22.7, 24.8, 23.9, 23.0)    1.00x
+    1    this tree, float64   22.81 (21.0, 22.8, 25.7, 21.2, 23.0)    1.01x
+    1    this tree, float32   15.94 (14.0, 17.2, 16.6, 13.4, 15.9)    1.44x
+    2    baseline, float64    22.44 (22.6, 19.6, 22.3, 30.2)          1.00x
+    2    this tree, float64   20.84 (18.2, 20.8, 20.8, 26.7)          1.08x
+    2    this tree, float32   13.26 (13.1, 13.5, 12.1, 18.5)          1.69x
+
+Process-to-process spread (+-15 %) is as large as the windings' gain across trees; inside one
+process, auto vs 3 windings (8 interleaved rounds of 10 default steps, load ~5-9) gave 21.7 vs
+24.5 ms, 1.13x. Scaled to the 12.2 ms of the idle-machine ``step`` run below, a default step is
+~11 ms (still above the 10 ms goal) and one with float32 moments ~7-8 ms (below it, with the
+accuracy cost above). The objective agrees to 1921.401 (float32 moments: 1921.399).
 
 ``mem100k`` with neuron minibatches (T = 100,000 bins x N = 500 neurons, float64, 10 steps per
 setting, each in a fresh process, load ~13-17, so wall times are ~10x CPU times)::
