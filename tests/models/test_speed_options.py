@@ -116,7 +116,7 @@ def test_float32_moments_in_a_float64_model_match_float64(fitted):
     # variance k(x,x) + a^T Q a cancels (Q ~ K_zz^{-1}), so its error is judged next to the noise
     # variance it is added to in the likelihood (as in the float32 test above)
     torch.testing.assert_close(mu32, mu64, rtol=0, atol=1e-5 * float(mu64.abs().max()))
-    noise = float(m.likelihood.noise_var.min())
+    noise = float(m.likelihood.noise_var.detach().min())
     assert float((v32 - v64).abs().max()) < 1e-3 * noise
     assert abs(float(e32 - e64)) < 1e-5 * abs(float(e64))
     # gradients: the round-off divided by the conditioning of the whitened q(u) (q_sqrt's is ~5e-3 of
