@@ -61,7 +61,14 @@ for the moments' forward + backward, interleaved). What changed:
   an option and the default stays float64 (synthetic seeds 1 and 2 were not run: time).
 * ``n_mc_after_burnin`` stays ``None`` (= n_mc = 5): the ``fitopts`` table below shows 2 samples
   after the burn-in losing 15-22 nats on the fly data and 23 on a synthetic ring, outside the
-  1.6-nat spread of the default over seeds (not re-run this time).
+  1.6-nat spread of the default over seeds, and 3 samples (run now, same settings as the table
+  above, load ~5) lose less but still too much::
+
+    data       seed  option                 steps  CPU s  error (deg)  ELBO (default's)
+    fly        0     n_mc 3 after burn-in    779    9.4   17.97        2427.8 (2432.0)
+    fly        1     n_mc 3 after burn-in    825    9.1   17.89        2425.8 (2432.4)
+    fly        2     n_mc 3 after burn-in    690    7.4   17.97        2420.0 (2430.8)
+    synthetic  0     n_mc 3 after burn-in    654   37.2    4.03       39811.4 (39827.3)
 
 ``ab`` (this tree against the tree before these changes, fresh processes alternating, n_mc = 5,
 full batch; two runs, 5 rounds of 60 steps at load ~13-17, then 4 rounds at load ~5)::
