@@ -7,6 +7,9 @@ step       one default fly step (16 neurons x 500 bins, M = 15, forward + backwa
            (custom-backward) RBF marginals at n_mc = 5, and the fused ones with n_mc = 2 and/or in
            float32, and (``--compile``) the ``torch.compile``'d marginals. Median wall and CPU
            (``time.process_time``) milliseconds per step.
+ab         a default fly step of this tree against another checkout (``--baseline-src``), each in
+           fresh processes, alternating for ``--ab-rounds`` rounds; this tree's step is timed with
+           float64 and float32 moments (``MGPLVM(moments_dtype=)``) interleaved. CPU ms per step.
 fitcmp     the default fly fit (600 steps, early stopping) with autograd vs fused marginals.
 fitopts    default T1 fits with each speed option (float64 / float32, ``n_mc_after_burnin`` None / 2)
            on the fly data and on synthetic rings (100 neurons x 500 bins), ``--seeds``: steps,
@@ -17,8 +20,86 @@ syn10k     synthetic T1 data, T = 10,000 x N = 200, minibatches of ``--batch`` b
 mem100k    synthetic T1 data, T = 100,000 x N = 500 (``--quick``: 20,000 x 100), time minibatches of
            ``--mem-batches`` bins, ``--mem-steps`` steps, each batch size in a fresh subprocess:
            peak RSS (``torch.cuda.max_memory_allocated`` on CUDA), set-up and per-step seconds
-           (wall and CPU), an epoch extrapolated from the per-step time. ``fit`` has no neuron
-           minibatches: every step uses all N neurons.
+           (wall and CPU), an epoch extrapolated from the per-step time; ``--mem-neuron-batches``
+           adds neuron minibatches (``fit(neuron_batch_size=)``).
+
+Latest (adaptive windings, float32 moments, neuron minibatches; load average 11-18, so CPU
+times are ~1.5-2x an idle machine's: compare the ratios).
+
+Where a default fly step's time went before (cProfile and torch.profiler of the fused n_mc = 5
+step, plus each piece's forward + backward timed alone, load ~1): the fused moments' forward +
+backward ~50 % (their batched products, ``aten::bmm``, 26 % of the self CPU time, and their
+element-wise passes most of ``aten::mul``'s 26 %), the latent samples and log q(g) 2.9 ms
+(wrapped density over 7 preimages), K_zz and its Cholesky factor ~1 ms, KL[q(u)] ~0.3 ms, the
+likelihood and the autograd of the small (K, B, N) tensors the rest. Holding the big tensor as
+(N, M, K B) for (N,)-batched products with K B columns was tried and gave nothing (8.4 vs 8.3 ms
+for the moments' forward + backward, interleaved). What changed:
+
+* ``n_windings="auto"`` for the latent densities (``Torus.windings_needed``: the fewest windings
+  whose dropped preimages change log q by < 1e-12 at every evaluated point, from the points'
+  whitened distance and the scale's Frobenius norm): on the fly fit's tangent stds that is no
+  winding (1 preimage instead of 7). The latent terms' forward + backward went from 2.9 to
+  1.2 ms (6 interleaved rounds of 50); the objective is unchanged (1921.401 both).
+* ``MGPLVM(moments_dtype="float32")``: the fused moments in float32 inside a float64 model,
+  2.0x cheaper alone (5.5 vs 10.6 ms, interleaved). Default fits (``fitopts``-style, early
+  stopping, ELBO of the float64 model with n_mc = 20, seed 0; same load)::
+
+    data       seed  moments   steps  CPU s  error (deg)  ELBO
+    fly        0     float64    806   21.4   17.91        2432.0
+    fly        0     float32    800   12.0   17.61        2428.2
+    fly        1     float64    802   15.6   17.75        2432.4
+    fly        1     float32    905   14.5   17.46        2432.4
+    fly        2     float64    733   15.1   17.76        2430.8
+    fly        2     float32    830   13.0   17.35        2435.0
+    synthetic  0     float64    622   55.6    3.86       39827.3
+    synthetic  0     float32    504   32.8    4.60       39637.2
+
+  On the fly data the ELBOs straddle float64's (-3.8, 0.0, +4.2 nats) and the errors are
+  0.3-0.4 deg smaller; on the synthetic ring (100 neurons x 500 bins) 190 nats are lost and the
+  error grows by 0.7 deg (the q(u) gradient's round-off, amplified by the conditioning of K_zz:
+  ~5e-3 of its largest entry, ``tests/models/test_speed_options.py``), so float32 moments stay
+  an option and the default stays float64 (synthetic seeds 1 and 2 were not run: time).
+* ``n_mc_after_burnin`` stays ``None`` (= n_mc = 5): the ``fitopts`` table below shows 2 samples
+  after the burn-in losing 15-22 nats on the fly data and 23 on a synthetic ring, outside the
+  1.6-nat spread of the default over seeds, and 3 samples (run now, same settings as the table
+  above, load ~5) lose less but still too much::
+
+    data       seed  option                 steps  CPU s  error (deg)  ELBO (default's)
+    fly        0     n_mc 3 after burn-in    779    9.4   17.97        2427.8 (2432.0)
+    fly        1     n_mc 3 after burn-in    825    9.1   17.89        2425.8 (2432.4)
+    fly        2     n_mc 3 after burn-in    690    7.4   17.97        2420.0 (2430.8)
+    synthetic  0     n_mc 3 after burn-in    654   37.2    4.03       39811.4 (39827.3)
+
+``ab`` (this tree against the tree before these changes, fresh processes alternating, n_mc = 5,
+full batch; two runs, 5 rounds of 60 steps at load ~13-17, then 4 rounds at load ~5)::
+
+    run  tree / moments       median CPU ms per step (rounds)         ratio to the baseline
+    1    baseline, float64    22.98 (21.0, 22.7, 24.8, 23.9, 23.0)    1.00x
+    1    this tree, float64   22.81 (21.0, 22.8, 25.7, 21.2, 23.0)    1.01x
+    1    this tree, float32   15.94 (14.0, 17.2, 16.6, 13.4, 15.9)    1.44x
+    2    baseline, float64    22.44 (22.6, 19.6, 22.3, 30.2)          1.00x
+    2    this tree, float64   20.84 (18.2, 20.8, 20.8, 26.7)          1.08x
+    2    this tree, float32   13.26 (13.1, 13.5, 12.1, 18.5)          1.69x
+
+Process-to-process spread (+-15 %) is as large as the windings' gain across trees; inside one
+process, auto vs 3 windings (8 interleaved rounds of 10 default steps, load ~5-9) gave 21.7 vs
+24.5 ms, 1.13x. Scaled to the 12.2 ms of the idle-machine ``step`` run below, a default step is
+~11 ms (still above the 10 ms goal) and one with float32 moments ~7-8 ms (below it, with the
+accuracy cost above). The objective agrees to 1921.401 (float32 moments: 1921.399).
+
+``mem100k`` with neuron minibatches (T = 100,000 bins x N = 500 neurons, float64, 10 steps per
+setting, each in a fresh process, load ~13-17, so wall times are ~10x CPU times)::
+
+    bins x neurons per step   set-up         per step               epoch (extrapolated)     peak RSS
+    1000 x 500 (all)          135 s wall,    16.5 s wall, 1.41 CPU  ~1650 s wall, ~141 s CPU  2342 MB
+                              15 s CPU
+    1000 x 50                 151 s, 14 CPU  1.35 s wall, 0.12 CPU  ~1350 s wall, ~121 s CPU  2342 MB
+    5000 x 50                 149 s, 15 CPU  7.53 s wall, 0.67 CPU  ~1510 s wall, ~134 s CPU  2342 MB
+
+An epoch (every entry of Y once in expectation: T / bins x N / neurons steps) costs 120-140 s
+of CPU whichever the split; neuron batches make each step ~10x cheaper, so a time batch 5x
+longer fits in the same step memory, and the peak RSS stays the data's (set before the first
+step, as below). The epochs are extrapolated from 10 steps.
 
 Measured (float64 unless said, 1 thread, on the 2-core machine shared with 10-20 other jobs
 (load average 12-19), so wall times are inflated ~10x and even CPU times ~1.5-2x by cache
@@ -175,16 +256,18 @@ def case_fly(args):
     return [("fly 16x500 (full batch)", f"{sps:.1f}", steps, total, f"PV err {err:.1f} deg")]
 
 
-def _step_fn(m, fused, gen, n_mc=5):
+def _step_fn(m, fused, gen, n_mc=5, moments_dtype=None):
     """One default full-batch training step (objective, backward) with the fused or the autograd marginals."""
     from neurolatent.models._sparse_gp import svgp_marginals
+
+    kw = {} if moments_dtype is None else {"moments_dtype": moments_dtype}  # (trees before the option lack it)
 
     idx = torch.arange(m.n_time, device=m.device_)
 
     def step():
         m.zero_grad(set_to_none=True)
         g, lat = m._latent_terms(m.latent, m.prior, idx, n_mc, gen)
-        mean, var = svgp_marginals(m.kernel, m.Z, m.q_mu, m.q_sqrt, m.mean_const, g, fused=fused)
+        mean, var = svgp_marginals(m.kernel, m.Z, m.q_mu, m.q_sqrt, m.mean_const, g, fused=fused, **kw)
         ell = m.likelihood.expected_log_prob(m._Y, mean, var).sum((-1, -2)).mean(0)
         obj = ell + lat.mean(0) - m._kl_u()
         obj.backward()
@@ -244,6 +327,70 @@ def case_step(args):
     return rows
 
 
+def _ab_child(n_steps: int, n_mc: int) -> None:
+    """Time default fly steps with whatever ``neurolatent`` this process imports: prints JSON (CPU ms per step)."""
+    from neurolatent.datasets import load_fly_ellipsoid_body
+
+    torch.set_num_threads(1)
+    Y = load_fly_ellipsoid_body()["dff"].astype(float)
+    m = MGPLVM("T1", seed=0, dtype=torch.float64).fit(Y, max_steps=20, progress=False, early_stopping=False)
+    import inspect
+
+    from neurolatent.models._sparse_gp import svgp_marginals
+
+    variants = {"float64 moments": _step_fn(m, True, torch.Generator().manual_seed(0), n_mc=n_mc)}
+    if "moments_dtype" in inspect.signature(svgp_marginals).parameters:
+        variants["float32 moments"] = _step_fn(m, True, torch.Generator().manual_seed(0), n_mc=n_mc,
+                                               moments_dtype=torch.float32)
+    obj = {k: [f() for _ in range(3)][0] for k, f in variants.items()}
+    cpu = {k: [] for k in variants}
+    for _ in range(n_steps // 5):  # the variants interleaved
+        for k, f in variants.items():
+            c0 = time.process_time()
+            for _ in range(5):
+                f()
+            cpu[k].append((time.process_time() - c0) / 5 * 1e3)
+    import neurolatent
+
+    print(json.dumps({"cpu_ms": {k: float(np.median(v)) for k, v in cpu.items()}, "objective": obj,
+                      "src": neurolatent.__file__}))
+
+
+def case_ab(args):
+    """A default fly step of this tree vs ``--baseline-src`` (another checkout's root), alternating.
+
+    ``--ab-rounds`` rounds; each runs one fresh process per tree (baseline first), which fits 20
+    steps and then times ``--ab-steps`` default steps (n_mc = 5, full batch, fused marginals).
+    Reports the median over rounds of each tree's median CPU ms per step, and their ratio.
+    """
+    import os
+
+    from neurolatent.datasets._paths import data_root_candidates
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    trees = {"baseline": os.path.abspath(args.baseline_src), "this tree": here}
+    roots = [str(r) for r in data_root_candidates() if r.is_dir()]  # this tree's data, for both children
+    res = {k: [] for k in trees}
+    for _ in range(args.ab_rounds):
+        for name, root in trees.items():
+            env = {**os.environ, "PYTHONPATH": root, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                   **({"NEUROLATENT_DATA": roots[0]} if roots else {})}
+            cmd = [sys.executable, os.path.abspath(__file__), "--ab-child", str(args.ab_steps)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env, cwd=here)
+            res[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            if not res[name][-1]["src"].startswith(root):
+                raise RuntimeError(f"the {name} process imported {res[name][-1]['src']}, not the tree at {root}")
+    base = float(np.median([r["cpu_ms"]["float64 moments"] for r in res["baseline"]]))
+    rows = []
+    for name in trees:
+        for var in res[name][0]["cpu_ms"]:
+            c = float(np.median([r["cpu_ms"][var] for r in res[name]]))
+            rows.append((f"fly step, {name}, {var}", f"{1e3 / c:.1f}", "", f"{c:.2f} ms CPU (rounds: "
+                         + ", ".join(f"{r['cpu_ms'][var]:.1f}" for r in res[name]) + ")",
+                         f"objective {res[name][0]['objective'][var]:.3f}; {base / c:.2f}x the baseline"))
+    return rows
+
+
 def case_fitcmp(args):
     """The default fly fit (600 steps, early stopping on) with autograd vs fused marginals, back to back."""
     from neurolatent.datasets import load_fly_ellipsoid_body
@@ -268,9 +415,10 @@ def case_fitcmp(args):
     return rows
 
 
-FIT_OPTIONS = {  # name -> (dtype, n_mc_after_burnin)
-    "float64": (torch.float64, None), "float64, n_mc 2 after burn-in": (torch.float64, 2),
-    "float32": (torch.float32, None), "float32, n_mc 2 after burn-in": (torch.float32, 2),
+FIT_OPTIONS = {  # name -> (dtype, n_mc_after_burnin, moments_dtype)
+    "float64": (torch.float64, None, None), "float64, n_mc 2 after burn-in": (torch.float64, 2, None),
+    "float32": (torch.float32, None, None), "float32, n_mc 2 after burn-in": (torch.float32, 2, None),
+    "float64, float32 moments": (torch.float64, None, "float32"),
 }
 
 
@@ -295,12 +443,13 @@ def case_fitopts(args):
                 ds = make_manifold_recording("T1", n_neurons=100, n_time=500, noise=0.1, seed=seed)
                 Y, truth = ds["Y"].values, ds["latent"].values
             for name in args.options.split(";"):
-                dtype, late = FIT_OPTIONS[name]
-                m = MGPLVM("T1", seed=seed, device=args.device, dtype=dtype)
+                dtype, late, moments = FIT_OPTIONS[name]
+                m = MGPLVM("T1", seed=seed, device=args.device, dtype=dtype, moments_dtype=moments)
                 t0, c0 = time.perf_counter(), time.process_time()
                 m.fit(Y, progress=False, n_mc_after_burnin=late)
                 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
                 err = align_latents(m.latents()["mean"].values.astype(float), truth, "T1")[2]["median_error"]
+                m._moments_dtype = None  # the ELBO of every option in float64
                 elbo = m.double().elbo(n_mc=20, seed=0)
                 rows.append((f"{data} seed {seed}, {name}", f"{len(m.elbo_history) / wall:.1f}",
                              str(len(m.elbo_history)), f"{wall:.1f} wall, {cpu:.1f} CPU",
@@ -321,7 +470,7 @@ def case_syn10k(args):
              f"latent err {err:.3f} rad")]
 
 
-def _mem_child(T, N, batch, device, dtype, steps):
+def _mem_child(T, N, batch, device, dtype, steps, neuron_batch=None):
     """One minibatch fit in this (fresh) process: prints peak memory, set-up and per-step seconds as JSON."""
     torch.set_num_threads(1)
     ds = make_manifold_recording("T1", n_neurons=N, n_time=T, noise=0.2, seed=0, trajectory="iid")
@@ -333,7 +482,7 @@ def _mem_child(T, N, batch, device, dtype, steps):
     t0, c0 = time.perf_counter(), time.process_time()
     cpu_at = []  # CPU seconds after each step (the callback runs after every step)
     m = MGPLVM("T1", seed=0, device=device, dtype=getattr(torch, dtype))
-    m.fit(Y, max_steps=steps, batch_size=batch, progress=False, early_stopping=False,
+    m.fit(Y, max_steps=steps, batch_size=batch, neuron_batch_size=neuron_batch, progress=False, early_stopping=False,
           callback=lambda state: cpu_at.append(time.process_time()))
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     sec = np.asarray(m.history.seconds)
@@ -352,18 +501,23 @@ def case_mem(args):
     Per batch size: peak RSS (``ru_maxrss``, which includes the data: Y in numpy and as a torch
     tensor, 2 x 400 MB in float64), the RSS before the fit, the set-up (PCA initialisation,
     inducing points, q(u)) and the seconds per step after it; an epoch (T / batch steps) is
-    extrapolated from the per-step time. Neuron minibatches are not an option of ``fit``: every
-    step uses all N neurons.
+    extrapolated from the per-step time. ``--mem-neuron-batches`` adds neuron minibatches
+    (``fit(neuron_batch_size=)``; 0: all N neurons per step): an epoch (every entry of Y seen once
+    in expectation) is then (T / batch) (N / neuron batch) steps.
     """
     T, N = (20_000, 100) if args.quick else (100_000, 500)
     rows = []
-    for batch in ([250, 1000] if args.quick else [int(b) for b in args.mem_batches.split(",")]):
-        cmd = [sys.executable, __file__, "--child", f"{T},{N},{batch},{args.mem_steps}", "--device", args.device,
-               "--dtype", str(args.dtype).replace("torch.", "")]
+    batches = [250, 1000] if args.quick else [int(b) for b in args.mem_batches.split(",")]
+    for batch, nb in ((b, int(n)) for b in batches for n in args.mem_neuron_batches.split(",")):
+        nb = nb if 0 < nb < N else N
+        cmd = [sys.executable, __file__, "--child", f"{T},{N},{batch},{args.mem_steps},{nb}", "--device",
+               args.device, "--dtype", str(args.dtype).replace("torch.", "")]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         r = json.loads(out)
-        epoch, epoch_cpu = r["per_step"] * T / batch, r["cpu_step"] * T / batch
-        rows.append((f"synthetic {T}x{N} (batch {batch}), {r['steps']} steps", f"{1 / r['per_step']:.2f}",
+        per_epoch = T / batch * N / nb
+        epoch, epoch_cpu = r["per_step"] * per_epoch, r["cpu_step"] * per_epoch
+        rows.append((f"synthetic {T}x{N} (batch {batch} bins x {nb} neurons), {r['steps']} steps",
+                     f"{1 / r['per_step']:.2f}",
                      str(r["steps"]), f"set-up {r['setup']:.0f} s ({r['cpu_setup']:.0f} CPU), "
                      f"{r['per_step']:.2f} s/step ({r['cpu_step']:.2f} CPU)",
                      f"epoch ~{epoch:.0f} s wall, ~{epoch_cpu:.0f} s CPU (extrapolated), peak RSS "
@@ -383,19 +537,27 @@ def main(argv=None):
     p.add_argument("--options", default=";".join(FIT_OPTIONS), help="';'-separated FIT_OPTIONS of the fitopts case")
     p.add_argument("--mem-batches", default="250,1000", help="batch sizes of the mem100k case")
     p.add_argument("--mem-steps", type=int, default=10, help="steps per mem100k fit")
+    p.add_argument("--mem-neuron-batches", default="0", help="neuron batch sizes of the mem100k case (0: all)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the figures above)")
+    p.add_argument("--baseline-src", default=None, help="ab case: root of the checkout to compare with")
+    p.add_argument("--ab-rounds", type=int, default=5, help="ab case: alternating rounds")
+    p.add_argument("--ab-steps", type=int, default=100, help="ab case: timed steps per process")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--ab-child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.ab_child:
+        _ab_child(args.ab_child, 5)
+        return
     if args.child:
-        T, N, b, steps = (int(x) for x in args.child.split(","))
-        _mem_child(T, N, b, args.device, args.dtype, steps)
+        T, N, b, steps, *nb = (int(x) for x in args.child.split(","))
+        _mem_child(T, N, b, args.device, args.dtype, steps, nb[0] if nb and nb[0] < N else None)
         return
     args.dtype = getattr(torch, args.dtype)
     rows = []
     for case in args.cases.split(","):
         cases = {"step": case_step, "fitcmp": case_fitcmp, "fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem,
-                 "fitopts": case_fitopts}
+                 "fitopts": case_fitopts, "ab": case_ab}
         new = cases[case](args)
         print(*new, sep="\n", flush=True)  # partial results as they come
         rows += new

@@ -43,6 +43,21 @@ def _is_placeholder_rate(ds) -> bool:
     return str(ds.attrs.get("fs_note", "")).startswith("suspect")
 
 
+def _read_path(path, kwargs: dict):
+    """``io.read(path, **kwargs)``, or the Turner-Evans et al. (2017) loader for one of its trial ``.mat`` files."""
+    from . import io
+
+    if Path(path).suffix.lower() == ".mat" and Path(path).is_file():
+        from .datasets.turner_evans import is_turner_evans_2017, read_turner_evans_2017
+
+        if is_turner_evans_2017(path):
+            if kwargs:
+                raise CLIError(f"--fs does not apply to {str(path)!r}: the Turner-Evans "
+                               "trial file stores its volume times (drop --fs)")
+            return read_turner_evans_2017(path)
+    return io.read(path, **kwargs)
+
+
 def _read_source(args: argparse.Namespace, command: str):
     """The recording of ``args`` (a path or ``--dataset``), with warnings as one-line notes.
 
@@ -59,7 +74,7 @@ def _read_source(args: argparse.Namespace, command: str):
             ds = load_dataset(args.dataset)
         else:
             kwargs = {"fs": args.fs} if getattr(args, "fs", None) is not None else {}
-            ds = io.read(args.recording, **kwargs)
+            ds = _read_path(args.recording, kwargs)
     placeholder = _is_placeholder_rate(ds) and getattr(args, "fs", None) is None
     for w in caught:
         if placeholder and issubclass(w.category, RecordingDataWarning) and "frame rate" in str(w.message):

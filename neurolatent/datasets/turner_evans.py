@@ -19,6 +19,21 @@ _CHANNELS = ("GROIaveMax", "GROIaveMean", "RROIaveMax", "RROIaveMean")
 _SAMPLE_RATE = 1e4  # tFrameGrab / tVR are sample indices of the 10 kHz acquisition clock
 
 
+def is_turner_evans_2017(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a MATLAB v5 file with the variables of a Turner-Evans et al. (2017) trial.
+
+    Reads only the file's variable directory (``scipy.io.whosmat``); ``False`` for other ``.mat``
+    layouts, MATLAB v7.3 (HDF5) files and unreadable paths.
+    """
+    import scipy.io
+
+    try:
+        names = {n for n, _, _ in scipy.io.whosmat(str(path))}
+    except (OSError, ValueError, NotImplementedError, TypeError):
+        return False
+    return set(_CHANNELS) | {"positionDat"} <= names
+
+
 def read_turner_evans_2017(path: str | os.PathLike) -> xr.Dataset:
     """Read one trial ``.mat`` file of Turner-Evans et al. (2017) into a ``(time, neuron)`` Dataset.
 

@@ -54,8 +54,15 @@ class ReparameterisedLieGaussian(TorchDistribution):
         or normalised), so an unconstrained ambient parameter may be given.
     scale_tril : torch.Tensor
         ``(..., dim, dim)`` lower Cholesky factor of the tangent-space covariance.
-    n_windings : int, optional
-        Windings kept in the sum (default ``manifold.default_n_windings``).
+    n_windings : int or "auto", optional
+        Windings kept in the sum (default ``manifold.default_n_windings``). ``"auto"``: at each
+        :meth:`log_prob` call, the fewest windings for which the dropped preimages change the
+        density by less than ``winding_tol`` (relative) at every evaluated point
+        (:meth:`Manifold.windings_needed`, a bound from the points' whitened distances and the
+        factors' scales; on manifolds without such a bound, the default).
+    winding_tol : float
+        Tolerance of ``n_windings="auto"``: :math:`0 \le \log q - \log q_{\text{kept}} \le`
+        ``winding_tol`` at every evaluated point.
     validate_args : bool, optional
         As in :class:`torch.distributions.Distribution`.
 
@@ -72,7 +79,8 @@ class ReparameterisedLieGaussian(TorchDistribution):
     has_rsample = True
 
     def __init__(self, manifold: str | Manifold, loc: torch.Tensor, scale_tril: torch.Tensor,
-                 n_windings: int | None = None, validate_args: bool | None = None):
+                 n_windings: int | str | None = None, validate_args: bool | None = None,
+                 winding_tol: float = 1e-12):
         self.manifold = m = get_manifold(manifold)
         m._check_point(loc, "loc")
         if not isinstance(scale_tril, torch.Tensor) or scale_tril.ndim < 2 or scale_tril.shape[-2:] != (m.dim, m.dim):
@@ -84,13 +92,17 @@ class ReparameterisedLieGaussian(TorchDistribution):
         # points already on the manifold; the gradient is then the tangential part).
         self.loc = m.projection(loc).expand(*batch_shape, m.ambient_dim)
         self.scale_tril = scale_tril.expand(*batch_shape, m.dim, m.dim)
+        if isinstance(n_windings, str) and n_windings != "auto":
+            raise ValueError(f"n_windings must be an int, 'auto' or None, got {n_windings!r}")
         self.n_windings = m.default_n_windings if n_windings is None else n_windings
+        self.winding_tol = float(winding_tol)
         super().__init__(batch_shape, torch.Size([m.ambient_dim]), validate_args=validate_args)
 
     @classmethod
     def from_ambient_scale(cls, manifold: str | Manifold, loc: torch.Tensor, ambient_scale_tril: torch.Tensor,
-                           n_windings: int | None = None,
-                           validate_args: bool | None = None) -> "ReparameterisedLieGaussian":
+                           n_windings: int | str | None = None,
+                           validate_args: bool | None = None,
+                           winding_tol: float = 1e-12) -> "ReparameterisedLieGaussian":
         r"""The family with a tangent covariance given in ambient coordinates, independent of any frame.
 
         An ambient covariance :math:`\Sigma = A A^\top` (``(..., ambient_dim, ambient_dim)``)
@@ -115,7 +127,8 @@ class ReparameterisedLieGaussian(TorchDistribution):
         B = m.tangent_basis(m.projection(loc))  # (..., dim, amb)
         BA = B @ ambient_scale_tril
         cov = BA @ BA.transpose(-1, -2)
-        return cls(m, loc, torch.linalg.cholesky(cov), n_windings=n_windings, validate_args=validate_args)
+        return cls(m, loc, torch.linalg.cholesky(cov), n_windings=n_windings, validate_args=validate_args,
+                   winding_tol=winding_tol)
 
     @constraints.dependent_property(is_discrete=False, event_dim=1)
     def support(self):
@@ -126,7 +139,7 @@ class ReparameterisedLieGaussian(TorchDistribution):
         return ReparameterisedLieGaussian(
             self.manifold, self.loc.expand(*batch_shape, self.manifold.ambient_dim),
             self.scale_tril.expand(*batch_shape, self.manifold.dim, self.manifold.dim),
-            self.n_windings, validate_args=False)
+            self.n_windings, validate_args=False, winding_tol=self.winding_tol)
 
     def rsample_tangent(self, sample_shape=torch.Size()) -> torch.Tensor:
         """Differentiable tangent samples ``v = L eps``, ``(*sample_shape, *batch_shape, dim)``."""
@@ -150,14 +163,28 @@ class ReparameterisedLieGaussian(TorchDistribution):
             self._validate_sample(value)
         m = self.manifold
         v0 = m.log(value, self.loc)  # (*s, *b, dim), principal branch
-        pre = m.preimages(v0, self.n_windings)  # (*s, *b, K, dim)
         # One small triangular inverse per batch element, then a matmul over samples and preimages
         # (much faster than a batched solve over every (sample, preimage) pair).
-        eye = torch.eye(m.dim, dtype=self.scale_tril.dtype, device=self.scale_tril.device)
-        l_inv = torch.linalg.solve_triangular(self.scale_tril, eye, upper=False)  # (*b, dim, dim)
+        L = self.scale_tril
+        if m.dim == 1:
+            l_inv = 1.0 / L
+        else:
+            eye = torch.eye(m.dim, dtype=L.dtype, device=L.device)
+            l_inv = torch.linalg.solve_triangular(L, eye, upper=False)  # (*b, dim, dim)
+        half_logdet = torch.diagonal(L, dim1=-2, dim2=-1).abs().log().sum(-1)
+        const = 0.5 * m.dim * math.log(2 * math.pi)
+        n = self.n_windings
+        if n == "auto":
+            z0 = (v0.unsqueeze(-2) @ l_inv.transpose(-1, -2)).squeeze(-2)  # (*s, *b, dim)
+            with torch.no_grad():  # the Frobenius norm bounds the largest singular value
+                z_max = float(torch.linalg.vector_norm(z0, dim=-1).max()) if z0.numel() else 0.0
+                s_max = float(torch.linalg.matrix_norm(L).max()) if L.numel() else 1.0
+            n = m.windings_needed(z_max, s_max, self.winding_tol)
+            if n == 0:  # the principal preimage alone (no logsumexp over one term)
+                return -0.5 * (z0 * z0).sum(-1) - const - m.log_exp_jacobian(v0) - half_logdet
+        pre = m.preimages(v0, n)  # (*s, *b, K, dim)
         z = pre @ l_inv.transpose(-1, -2)  # (*s, *b, K, dim)
-        half_logdet = torch.diagonal(self.scale_tril, dim1=-2, dim2=-1).abs().log().sum(-1)
-        log_n = -0.5 * (z * z).sum(-1) - 0.5 * m.dim * math.log(2 * math.pi)
+        log_n = -0.5 * (z * z).sum(-1) - const
         return torch.logsumexp(log_n - m.log_exp_jacobian(pre), dim=-1) - half_logdet
 
     def rsample_and_log_prob(self, sample_shape=torch.Size()) -> tuple[torch.Tensor, torch.Tensor]:

@@ -34,15 +34,19 @@ class RowSparseAdam(torch.optim.Optimizer):
     ----------
     params : iterable of tensors or dicts
         Parameter groups; a group with ``"row_sparse": True`` holds tensors whose first axis
-        is the row axis (all of the same length).
+        is the row axis (all of the same length). Such a group may name its rows with
+        ``"row_key"`` (e.g. ``"time"``, ``"neuron"``), so that one optimiser updates time bins
+        and neurons of different minibatches.
     lr : float
     betas : (float, float)
     eps : float
 
     Attributes
     ----------
-    rows : torch.Tensor or None
-        Unique row indices (long) to update at the next :meth:`step`; ``None``: every row.
+    rows : torch.Tensor, dict or None
+        Unique row indices (long) to update at the next :meth:`step`; ``None``: every row. A
+        dict maps a group's ``row_key`` to its rows (a key that is missing or ``None``: every
+        row of those groups).
 
     Examples
     --------
@@ -59,7 +63,8 @@ class RowSparseAdam(torch.optim.Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
         if not lr > 0:
             raise ValueError(f"lr must be > 0, got {lr!r}")
-        super().__init__(params, {"lr": float(lr), "betas": tuple(betas), "eps": float(eps), "row_sparse": False})
+        super().__init__(params, {"lr": float(lr), "betas": tuple(betas), "eps": float(eps), "row_sparse": False,
+                                  "row_key": None})
         self.rows = None
 
     @torch.no_grad()
@@ -81,8 +86,9 @@ class RowSparseAdam(torch.optim.Optimizer):
                     st["exp_avg_sq"] = torch.zeros_like(p)
                     count_shape = (p.shape[0],) if group["row_sparse"] else ()
                     st["step"] = torch.zeros(count_shape, dtype=p.dtype, device=p.device)
-                if group["row_sparse"] and self.rows is not None:
-                    self._sparse_update(p, st, self.rows, lr, b1, b2, eps)
+                rows = self.rows.get(group["row_key"]) if isinstance(self.rows, dict) else self.rows
+                if group["row_sparse"] and rows is not None:
+                    self._sparse_update(p, st, rows, lr, b1, b2, eps)
                 else:
                     self._dense_update(p, st, lr, b1, b2, eps)
         return loss

@@ -115,6 +115,16 @@ class Manifold(abc.ABC):
     def preimages(self, tangent_vec: torch.Tensor, n_windings: int) -> torch.Tensor:
         """All tangent vectors with the same image under exp, principal first, ``(..., K, dim)``."""
 
+    def windings_needed(self, z_norm: float, scale_norm: float, tol: float) -> int:
+        """Windings for :meth:`preimages` that make a truncated wrapped-Gaussian density exact to ``tol``.
+
+        ``z_norm``: the largest whitened norm :math:`\\|L^{-1} v_0\\|` of the principal
+        preimages evaluated; ``scale_norm``: an upper bound on the largest singular value of the
+        Cholesky factors :math:`L`. The base class knows no bound and returns
+        ``default_n_windings``; :class:`~neurolatent.manifolds.Torus` overrides it.
+        """
+        return self.default_n_windings
+
     @abc.abstractmethod
     def origin(self, batch_shape: Sequence[int] = (), device=None, dtype=None) -> torch.Tensor:
         """A fixed reference point ``(*batch_shape, ambient_dim)``."""

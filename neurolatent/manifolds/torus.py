@@ -111,6 +111,52 @@ class Torus(Manifold):
                             device=resolve_device(device))
         return TWO_PI * grid.reshape(-1, self.dim)
 
+    def windings_needed(self, z_norm: float, scale_norm: float, tol: float) -> int:
+        r"""Fewest windings :math:`n` whose dropped preimages change the wrapped density by < ``tol`` (relative).
+
+        For a Gaussian :math:`\mathcal N(0, LL^\top)` wrapped on :math:`T^d`, evaluated at the
+        principal preimage :math:`v_0` with whitened :math:`z_0 = L^{-1}v_0`, a dropped shift
+        :math:`w = 2\pi k` with :math:`\|k\|_\infty = j > n` has whitened length
+        :math:`\|L^{-1}w\| \ge D_j = 2\pi j / \sigma` (:math:`\sigma \ge` the largest singular
+        value of :math:`L`, ``scale_norm``), so relative to the kept :math:`k = 0` term it weighs
+
+        .. math:: \exp\!\big(-(\|z_0 + L^{-1}w\|^2 - \|z_0\|^2)/2\big)
+                  \le \exp\!\big(-D_j (D_j - 2\|z_0\|)/2\big) \quad (D_j \ge 2\|z_0\|),
+
+        and :math:`(2j+1)^d - (2j-1)^d` shifts have :math:`\|k\|_\infty = j`. The returned
+        :math:`n` is the smallest with :math:`\sum_{j>n} ((2j+1)^d - (2j-1)^d)
+        e^{-D_j(D_j - 2\|z_0\|)/2} \le` ``tol``, so :math:`0 \le \log q_{\mathrm{full}} -
+        \log q_n \le` ``tol`` at every evaluated point (``z_norm`` = their largest
+        :math:`\|z_0\|`). Capped at ``3 * default_n_windings`` (where no :math:`n` up to it meets
+        the tolerance, e.g. a tangent std of several radians, the cap is returned).
+
+        Examples
+        --------
+        >>> from neurolatent.manifolds import Torus
+        >>> Torus(1).windings_needed(z_norm=4.0, scale_norm=0.3, tol=1e-12)  # a narrow q: no winding
+        0
+        >>> Torus(1).windings_needed(z_norm=4.0, scale_norm=2.0, tol=1e-12)  # a wide one: k = -3..3
+        3
+        """
+        cap = 3 * self.default_n_windings
+        z, s, d = float(z_norm), float(scale_norm), self.dim
+        if not (math.isfinite(z) and math.isfinite(s) and s > 0):
+            return cap
+        for n in range(cap):
+            total = 0.0
+            for j in range(n + 1, n + 60):
+                D = TWO_PI * j / s
+                if D <= 2 * z:
+                    total = math.inf
+                    break
+                term = ((2 * j + 1) ** d - (2 * j - 1) ** d) * math.exp(-0.5 * D * (D - 2 * z))
+                total += term
+                if term < 1e-300:
+                    break
+            if total <= tol:
+                return n
+        return cap
+
     def preimages(self, tangent_vec, n_windings: int = 0):
         self._check_tangent(tangent_vec)
         shifts = self.winding_shifts(n_windings, tangent_vec.device, tangent_vec.dtype)

@@ -20,7 +20,12 @@ from ._init import factors
 
 __all__ = ["LatentPosterior", "ReferencePrior", "RandomWalkPrior", "chain_steps", "previous_rows"]
 
-N_WINDINGS = None  # the manifold's default_n_windings (3 windings on T1/T2: exact to round-off for std < ~2 rad)
+# Windings of the wrapped densities: "auto" keeps, at each evaluation, the fewest for which the dropped
+# preimages change log q by < WINDING_TOL at every evaluated point (Torus.windings_needed; other
+# manifolds keep their default_n_windings). With the fly fit's tangent stds (~0.05-0.5 rad) that is
+# no winding at all instead of 7 preimages.
+N_WINDINGS = "auto"
+WINDING_TOL = 1e-12
 
 
 def _inv_softplus(x: torch.Tensor) -> torch.Tensor:
@@ -98,9 +103,10 @@ class LatentPosterior(torch.nn.Module):
         loc = self.loc if idx is None else self.loc[idx]
         if self.ambient_scale:
             return ReparameterisedLieGaussian.from_ambient_scale(self.manifold, loc, self._factor(idx),
-                                                                 n_windings=N_WINDINGS, validate_args=False)
+                                                                 n_windings=N_WINDINGS, validate_args=False,
+                                                                 winding_tol=WINDING_TOL)
         return ReparameterisedLieGaussian(self.manifold, loc, self._factor(idx), n_windings=N_WINDINGS,
-                                          validate_args=False)
+                                          validate_args=False, winding_tol=WINDING_TOL)
 
     def rsample(self, n: int, idx, generator: torch.Generator):
         """``(g, q)``: ``n`` differentiable samples (n, B, ambient) at times ``idx`` and the family.
@@ -192,6 +198,6 @@ class RandomWalkPrior(torch.nn.Module):
         scale = self.step_scale * torch.sqrt(self.rel_dt[idx]).unsqueeze(-1)  # (B, d)
         L = torch.diag_embed(scale).expand(g_t.shape[:-1] + scale.shape[-1:] * 2)
         step = ReparameterisedLieGaussian(self.manifold, g_prev, L, n_windings=N_WINDINGS,
-                                          validate_args=False).log_prob(g_t)
+                                          validate_args=False, winding_tol=WINDING_TOL).log_prob(g_t)
         first = self.reference.log_prob(g_t)
         return torch.where(self.is_start[idx].expand_as(step), first, step)

@@ -81,7 +81,8 @@ def whitened_cross(kernel, Z: torch.Tensor, g: torch.Tensor, Lz: torch.Tensor) -
     return torch.linalg.solve_triangular(Lz, Kzx, upper=False)
 
 
-def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None, fused: bool | str = True):
+def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None, fused: bool | str = True,
+                   moments_dtype: torch.dtype | None = None):
     """Mean and variance of :math:`f_n(g)` under q(u): g (K, B, amb) -> two (K, B, N_sel) tensors.
 
     With :math:`a = K_{zx}`, :math:`\\alpha = L^{-T} m` and
@@ -95,6 +96,9 @@ def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None
     about half the passes over the big tensor of the autograd graph of the same formulas.
     ``fused="compile"`` evaluates the same formulas with ``torch.compile`` instead
     (:func:`rbf_marginal_moments_compiled`): faster per call, after a one-off compilation.
+    ``moments_dtype`` (e.g. ``torch.float32`` in a float64 model): the fused moments, the one pass
+    over the big tensor, are computed in that dtype from inputs cast to it and cast back (the
+    small matrices, the kernel diagonal and the sum ``k(x,x) + a^T Q a`` stay in the model's dtype).
     """
     Lz = kzz_cholesky(kernel, Z) if Lz is None else Lz
     S = torch.tril(q_sqrt)
@@ -118,7 +122,11 @@ def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None
         ell = ell if neurons is None or ell.numel() == 1 else ell[neurons]
         inv_l2 = (1.0 / (ell * ell)).expand(alpha.shape[0])
         moments = rbf_marginal_moments_compiled if fused == "compile" else rbf_marginal_moments
-        mean, quad = moments(sq, inv_l2, alpha, Q)  # (K, N_sel, B) each
+        if moments_dtype is not None and moments_dtype != sq.dtype:
+            mean, quad = moments(*(x.to(moments_dtype) for x in (sq, inv_l2, alpha, Q)))
+            mean, quad = mean.to(sq.dtype), quad.to(sq.dtype)
+        else:
+            mean, quad = moments(sq, inv_l2, alpha, Q)  # (K, N_sel, B) each
         var = kdiag + quad
         return mean.transpose(-1, -2) + c, var.clamp_min(1e-10).transpose(-1, -2)
     Kzx = kernel_dense(base, Z, g.unsqueeze(-3))  # (K, N_all or 1, M, B)

@@ -65,7 +65,10 @@ def bin_time(ds: xr.Dataset, width_s: float) -> xr.Dataset:
             x = np.moveaxis(da.values[tuple(slice(0, n_bins * n) if d == "time" else slice(None)
                                             for d in da.dims)].astype(np.float64), ax, 0)
             x = x.reshape(n_bins, n, *x.shape[1:])
-            ang = np.mod(np.angle(np.nanmean(np.exp(1j * x), axis=1)), 2 * np.pi)
+            ok = np.isfinite(x)  # circular mean of the finite samples; NaN where a bin has none (no warning)
+            count = ok.sum(axis=1)
+            z = np.where(ok, np.exp(1j * np.where(ok, x, 0.0)), 0.0).sum(axis=1) / np.maximum(count, 1)
+            ang = np.where(count > 0, np.mod(np.angle(z), 2 * np.pi), np.nan)
             binned[name] = (da.dims, np.moveaxis(ang, 0, ax).astype(da.dtype), da.attrs)
         else:
             binned[name] = binned[name].astype(da.dtype)

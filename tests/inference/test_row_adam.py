@@ -56,3 +56,21 @@ def test_rows_outside_are_untouched_and_each_row_sees_its_own_adam():
                 ref.step()
         torch.testing.assert_close(x.detach()[row], y.detach(), rtol=0, atol=1e-12)
     assert opt.state[x]["step"].tolist() == [2, 1, 3, 0, 1, 1]
+
+
+def test_row_keys_update_each_group_at_its_own_rows():
+    # a "time" group and a "neuron" group stepped at different rows; a key left out (None) is dense
+    t = torch.nn.Parameter(torch.zeros(6, 2, dtype=torch.float64))
+    n = torch.nn.Parameter(torch.zeros(4, dtype=torch.float64))
+    d = torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))
+    opt = RowSparseAdam([{"params": [d]}, {"params": [t], "row_sparse": True, "row_key": "time"},
+                         {"params": [n], "row_sparse": True, "row_key": "neuron"}], lr=0.1)
+    (t.sum() + n.sum() + d.sum()).backward()
+    opt.rows = {"time": torch.tensor([0, 5]), "neuron": torch.tensor([2])}
+    opt.step()
+    assert (t.detach().abs().sum(1) > 0).tolist() == [True, False, False, False, False, True]
+    assert (n.detach() != 0).tolist() == [False, False, True, False]
+    assert bool((d.detach() != 0).all())
+    opt.rows = {"time": None}  # neuron key missing: every row of both groups
+    opt.step()
+    assert bool((t.detach() != 0).all()) and bool((n.detach() != 0).all())

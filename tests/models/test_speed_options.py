@@ -99,3 +99,33 @@ def test_default_dtype_is_float64_on_cpu():
 def test_default_dtype_is_float32_on_cuda():
     assert MGPLVM("T1", device="cuda").dtype_ == torch.float32
     assert MGPLVM("T1", device="cuda", dtype=torch.float64).dtype_ == torch.float64
+
+
+def test_float32_moments_in_a_float64_model_match_float64(fitted):
+    # the fused moments (the pass over the (K, N, M, B) tensor) in float32, everything else float64
+    m = fitted
+    g = m.latent.rsample(4, torch.arange(m.n_time), torch.Generator().manual_seed(2))[0].detach()
+    e64, mu64, v64, gr64 = _ell_and_grads(m, g)
+    m._moments_dtype = torch.float32
+    try:
+        e32, mu32, v32, gr32 = _ell_and_grads(m, g)
+    finally:
+        m._moments_dtype = None
+    assert e32.dtype == torch.float64 and mu32.dtype == torch.float64
+    # float32 round-off (6e-8) in sums of M = 10 terms of size <~ 1: 1e-5 of the largest mean; the
+    # variance k(x,x) + a^T Q a cancels (Q ~ K_zz^{-1}), so its error is judged next to the noise
+    # variance it is added to in the likelihood (as in the float32 test above)
+    torch.testing.assert_close(mu32, mu64, rtol=0, atol=1e-5 * float(mu64.abs().max()))
+    noise = float(m.likelihood.noise_var.detach().min())
+    assert float((v32 - v64).abs().max()) < 1e-3 * noise
+    assert abs(float(e32 - e64)) < 1e-5 * abs(float(e64))
+    # gradients: the round-off divided by the conditioning of the whitened q(u) (q_sqrt's is ~5e-3 of
+    # its largest gradient), as in the float32 test above: < 1e-2 of each parameter's largest
+    # gradient, and < 1/5 of how much the gradient changes between two draws of the 4 latent samples
+    # (the Monte-Carlo noise every step of Adam sees anyway)
+    g2 = m.latent.rsample(4, torch.arange(m.n_time), torch.Generator().manual_seed(3))[0].detach()
+    gr_other = _ell_and_grads(m, g2)[3]
+    for name, g64 in gr64.items():
+        err = float((gr32[name] - g64).abs().max())
+        assert err < 1e-2 * (float(g64.abs().max()) + 1e-12), name
+        assert err < 0.2 * float((gr_other[name] - g64).abs().max()), name
