@@ -15,6 +15,8 @@
 * the pipeline: :func:`pretrain`, then :func:`linear_probe` / :func:`knn_probe` on frozen
   features (:mod:`.pipeline`), and :func:`compare_losses`, every method on one budget over seeds
   as an ``xarray.Dataset`` (:mod:`.compare`).
+* background augmentations BG_RM, BG_Random and BG_Swaps on textured digits (Ryali et al. 2021)
+  (:mod:`.background`);
 
 Nothing here imports :mod:`neurolatent.models`.
 """
@@ -29,6 +31,14 @@ from .augment import (
     RandomResizedCrop,
     default_augment,
     make_augment,
+)
+from .background import (
+    BG_MODES,
+    BackgroundAugment,
+    BGSwaps,
+    recover_background,
+    train_texture_names,
+    with_foreground,
 )
 from .compare import MEASURES, band_losses, baseline_losses, compare_losses, rank_correlation
 from .data import TEXTURES, TexturedDigits, texture_patches, textured_digits, upsampled_digits
@@ -92,4 +102,10 @@ __all__ = [
     "baseline_losses",
     "band_losses",
     "MEASURES",
+    "BG_MODES",
+    "BackgroundAugment",
+    "BGSwaps",
+    "recover_background",
+    "train_texture_names",
+    "with_foreground",
 ]
