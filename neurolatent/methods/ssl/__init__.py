@@ -17,6 +17,8 @@
   as an ``xarray.Dataset`` (:mod:`.compare`).
 * background augmentations BG_RM, BG_Random and BG_Swaps on textured digits (Ryali et al. 2021)
   (:mod:`.background`);
+* the Decodable Information Bottleneck: V-minimality by gradient reversal against nuisance heads,
+  decoder generalisation and V-information estimates (Dubois et al. 2020) (:mod:`.dib`);
 
 Nothing here imports :mod:`neurolatent.models`.
 """
@@ -40,6 +42,7 @@ from .background import (
     train_texture_names,
     with_foreground,
 )
+from .dib import DIB, decoder_generalisation, grad_reverse, nuisance_labels, train_dib, v_information
 from .compare import MEASURES, band_losses, baseline_losses, compare_losses, rank_correlation
 from .data import TEXTURES, TexturedDigits, texture_patches, textured_digits, upsampled_digits
 from .losses import BarlowTwins, InfoNCE, SSLLoss, VICReg, check_views
@@ -108,4 +111,10 @@ __all__ = [
     "recover_background",
     "train_texture_names",
     "with_foreground",
+    "DIB",
+    "grad_reverse",
+    "nuisance_labels",
+    "train_dib",
+    "decoder_generalisation",
+    "v_information",
 ]
