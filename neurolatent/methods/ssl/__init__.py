@@ -19,6 +19,9 @@
   (:mod:`.background`);
 * the Decodable Information Bottleneck: V-minimality by gradient reversal against nuisance heads,
   decoder generalisation and V-information estimates (Dubois et al. 2020) (:mod:`.dib`);
+* reasoning-modulated representations: a bouncing-balls world rendered to pixels with its true
+  states (:mod:`.physics`), a processor pre-trained on state transitions and frozen inside a
+  contrastive pixel-to-latent pipeline (Veličković et al. 2021) (:mod:`.reasoning`).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
@@ -43,6 +46,8 @@ from .background import (
     with_foreground,
 )
 from .dib import DIB, decoder_generalisation, grad_reverse, nuisance_labels, train_dib, v_information
+from .physics import BouncingBalls, bouncing_balls, reflect_step, render_balls, simulate_balls
+from .reasoning import Processor, RMRModel, frame_pairs, pretrain_processor, state_probe, train_rmr
 from .compare import MEASURES, band_losses, baseline_losses, compare_losses, rank_correlation
 from .data import TEXTURES, TexturedDigits, texture_patches, textured_digits, upsampled_digits
 from .losses import BarlowTwins, InfoNCE, SSLLoss, VICReg, check_views
@@ -117,4 +122,15 @@ __all__ = [
     "train_dib",
     "decoder_generalisation",
     "v_information",
+    "BouncingBalls",
+    "bouncing_balls",
+    "reflect_step",
+    "render_balls",
+    "simulate_balls",
+    "Processor",
+    "RMRModel",
+    "frame_pairs",
+    "pretrain_processor",
+    "state_probe",
+    "train_rmr",
 ]
