@@ -185,7 +185,8 @@ N_BG, BG_EPOCHS = (300, 2) if QUICK else (1348, 10)
 x3 = with_foreground(shift)[:N_BG]
 bg_aug = make_augment(["crop", {"noise": {"std": 0.1}}])
 bg_runs = {
-    "none": lambda enc, s: pretrain(enc, shift.x_train[:N_BG], InfoNCE(), bg_aug, epochs=BG_EPOCHS, batch_size=64, seed=s),
+    "none": lambda enc, s: pretrain(enc, shift.x_train[:N_BG], InfoNCE(), bg_aug, epochs=BG_EPOCHS,
+                                    batch_size=64, seed=s),
     "BG_RM": lambda enc, s: pretrain(enc, x3, InfoNCE(), BackgroundAugment(shift, "remove", 0.5, bg_aug),
                                      epochs=BG_EPOCHS, batch_size=64, seed=s),
     "BG_Random": lambda enc, s: pretrain(enc, x3, InfoNCE(), BackgroundAugment(shift, "random", 0.5, bg_aug),

@@ -61,7 +61,7 @@ class Processor(nn.Module):
 def pretrain_processor(state_dim: int, *, n_balls: int | None = None, dt: float = 0.3, radius: float = 0.1,
                        speed: float = 0.3, n_transitions: int = 20000, latent_dim: int = 32, hidden: int = 64,
                        epochs: int = 30, batch_size: int = 256, lr: float = 2e-3, seed: int = 0,
-                       device=None) -> tuple[Processor, dict[str, list]]:
+                       device=None, dtype: torch.dtype = torch.float32) -> tuple[Processor, dict[str, list]]:
     """Train a :class:`Processor` on ``n_transitions`` random states of the ball world and their exact
     next states (:func:`~neurolatent.methods.ssl.physics.reflect_step`), mean squared error.
 
@@ -77,9 +77,9 @@ def pretrain_processor(state_dim: int, *, n_balls: int | None = None, dt: float 
     s0 = np.concatenate([pos, (sp * np.cos(ang))[..., None], (sp * np.sin(ang))[..., None]], -1)
     s1 = reflect_step(s0, dt, radius)
     dev = resolve_device(device)
-    x = torch.as_tensor(s0.reshape(n_transitions, -1), dtype=torch.float32, device=dev)
-    y = torch.as_tensor(s1.reshape(n_transitions, -1), dtype=torch.float32, device=dev)
-    proc = Processor(state_dim, latent_dim, hidden, seed=seed, device=dev)
+    x = torch.as_tensor(s0.reshape(n_transitions, -1), dtype=dtype, device=dev)
+    y = torch.as_tensor(s1.reshape(n_transitions, -1), dtype=dtype, device=dev)
+    proc = Processor(state_dim, latent_dim, hidden, seed=seed, device=dev, dtype=dtype)
     opt = torch.optim.Adam(proc.parameters(), lr=lr)
     gen = make_generator(seed)
     hist: dict[str, list] = {"epoch": [], "mse": []}
@@ -170,8 +170,8 @@ def train_rmr(world: BouncingBalls, processor: Processor | None = None, *, laten
     dev = resolve_device(device, world.frames)
     x_t, x_n, _, _ = frame_pairs(world)
     x_t, x_n = x_t.to(dev), x_n.to(dev)
-    model = RMRModel(core.to(dev), latent_dim, channels=channels, freeze_core=processor is not None, seed=seed, device=dev,
-                     dtype=x_t.dtype)
+    model = RMRModel(core.to(device=dev, dtype=x_t.dtype), latent_dim, channels=channels,
+                     freeze_core=processor is not None, seed=seed, device=dev, dtype=x_t.dtype)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     gen = make_generator(seed)
     n = x_t.shape[0]
