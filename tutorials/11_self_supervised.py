@@ -175,6 +175,9 @@ print(curve[["linear_accuracy", "knn_accuracy"]].mean("seed").to_pandas().round(
 # background and whose extra negative is another digit on the anchor's background. We pretrain on
 # digits pasted on brick and grass, and probe on digits pasted on *held-out* gravel and camera patches.
 # `with_foreground` stacks image, foreground and background as channels for the augmentations.
+# (The quick run uses one seed and two epochs: its differences are noise. With three seeds, 500
+# images and four epochs, `benchmarks/ssl_background_dib_rmr.py` measures 0.468 without background
+# augmentation against 0.489-0.494 with them.)
 
 # %%
 from neurolatent.methods.ssl import BackgroundAugment, BGSwaps, InfoNCE, linear_probe, make_augment, pretrain
