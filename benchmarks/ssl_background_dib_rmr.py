@@ -17,7 +17,7 @@ median seconds per run (timings on a shared, loaded CPU: compare rows of one run
 
 Figures (CPU, seeds 0 1 2, the test-sized settings; from the runs recorded in the tests' docstrings):
 
-    background, 500 images, 4 epochs   none 0.468   BG_Random 0.494   BG_RM 0.489   BG_Swaps 0.494
+    background, 500 images, 4 epochs   none 0.468±0.011  BG_RM 0.488±0.022  BG_Random 0.494±0.032  BG_Swaps 0.494±0.025
     dib, 40 epochs, beta -1/0/0.3/1/3  loss gap 0.187/0.185/0.183/0.181/0.162, accuracy gap 0.081/0.082/0.081/
                                        0.079/0.074, H_V[N|Z] 1.995/2.040/2.055/2.087/2.143 (log 10 = 2.303);
                                        Spearman(H_V[N|Z], loss gap) over the 15 nets -0.13, over the 5 beta means -1.0

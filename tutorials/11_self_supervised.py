@@ -177,7 +177,7 @@ print(curve[["linear_accuracy", "knn_accuracy"]].mean("seed").to_pandas().round(
 # `with_foreground` stacks image, foreground and background as channels for the augmentations.
 # (The quick run uses one seed and two epochs: its differences are noise. With three seeds, 500
 # images and four epochs, `benchmarks/ssl_background_dib_rmr.py` measures 0.468 without background
-# augmentation against 0.489-0.494 with them.)
+# augmentation against 0.488-0.494 with them.)
 
 # %%
 from neurolatent.methods.ssl import BackgroundAugment, BGSwaps, InfoNCE, linear_probe, make_augment, pretrain
