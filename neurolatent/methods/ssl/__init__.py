@@ -15,6 +15,13 @@
 * the pipeline: :func:`pretrain`, then :func:`linear_probe` / :func:`knn_probe` on frozen
   features (:mod:`.pipeline`), and :func:`compare_losses`, every method on one budget over seeds
   as an ``xarray.Dataset`` (:mod:`.compare`).
+* background augmentations BG_RM, BG_Random and BG_Swaps on textured digits (Ryali et al. 2021)
+  (:mod:`.background`);
+* the Decodable Information Bottleneck: V-minimality by gradient reversal against nuisance heads,
+  decoder generalisation and V-information estimates (Dubois et al. 2020) (:mod:`.dib`);
+* reasoning-modulated representations: a bouncing-balls world rendered to pixels with its true
+  states (:mod:`.physics`), a processor pre-trained on state transitions and frozen inside a
+  contrastive pixel-to-latent pipeline (Veličković et al. 2021) (:mod:`.reasoning`).
 
 Nothing here imports :mod:`neurolatent.models`.
 """
@@ -30,6 +37,17 @@ from .augment import (
     default_augment,
     make_augment,
 )
+from .background import (
+    BG_MODES,
+    BackgroundAugment,
+    BGSwaps,
+    recover_background,
+    train_texture_names,
+    with_foreground,
+)
+from .dib import DIB, decoder_generalisation, grad_reverse, nuisance_labels, train_dib, v_information
+from .physics import BouncingBalls, bouncing_balls, reflect_step, render_balls, simulate_balls
+from .reasoning import Processor, RMRModel, frame_pairs, pretrain_processor, state_probe, train_rmr
 from .compare import MEASURES, band_losses, baseline_losses, compare_losses, rank_correlation
 from .data import TEXTURES, TexturedDigits, texture_patches, textured_digits, upsampled_digits
 from .losses import BarlowTwins, InfoNCE, SSLLoss, VICReg, check_views
@@ -92,4 +110,27 @@ __all__ = [
     "baseline_losses",
     "band_losses",
     "MEASURES",
+    "BG_MODES",
+    "BackgroundAugment",
+    "BGSwaps",
+    "recover_background",
+    "train_texture_names",
+    "with_foreground",
+    "DIB",
+    "grad_reverse",
+    "nuisance_labels",
+    "train_dib",
+    "decoder_generalisation",
+    "v_information",
+    "BouncingBalls",
+    "bouncing_balls",
+    "reflect_step",
+    "render_balls",
+    "simulate_balls",
+    "Processor",
+    "RMRModel",
+    "frame_pairs",
+    "pretrain_processor",
+    "state_probe",
+    "train_rmr",
 ]
