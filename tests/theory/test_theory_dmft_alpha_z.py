@@ -128,15 +128,67 @@ def test_alpha_z_dmft_matches_large_simulation():
     assert var == pytest.approx(res.delta0, rel=0.06)
 
 
+# simulations of N = 1000 networks at the strong-gate points, shared by the tests below: burn-in 100
+# from init std 0.3 (~ sqrt(Delta0): frozen units keep their initial h), 100 recorded time units
+_STRONG = {(3.0, 5.0, 0.0): None, (2.5, 10.0, 0.0): None, (3.0, 20.0, 0.0): None}
+
+
+def _strong_sim(point):
+    if _STRONG[point] is None:
+        tr = simulate(GatedRNN(*point), N=1000, T=100.0, dt=0.1, seeds=[0], burn_in=100.0, record_every=5,
+                      init_std=0.3)
+        H = tr.states[0, :, :1000].double().numpy()
+        C = {L: float(np.mean(H[: len(H) - 2 * L] * H[2 * L:])) for L in (0, 5, 20)}  # record step 0.5
+        _STRONG[point] = C
+    return _STRONG[point]
+
+
+def _lag(res, L):
+    return float(res.autocorrelation[int(round(L / (res.tau[1] - res.tau[0])))])
+
+
+_DMFT = {}
+
+
+def _strong_dmft(point):
+    if point not in _DMFT:
+        _DMFT[point] = dmft(GatedRNN(*point), n_paths=200, lyapunov=False, on_fail="return")
+    return _DMFT[point]
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="alpha_z = 10: nearly static solution; with 300 paths the DMFT does not "
-                                        "converge (residual 0.088 after 300 iterations, iterate Delta0 0.0009; "
-                                        "flagged) vs simulated 0.0515 +- 0.001 (N = 500, init std 0.2); earlier "
-                                        "route: 0.044. See the dmft module docstring")
-def test_strong_update_gate_dmft_vs_simulation():
-    m = GatedRNN(2.5, 10.0, 0.0)
-    res = dmft(m, n_paths=300, lyapunov=False, on_fail="return")
-    tr = simulate(m, N=500, T=150.0, dt=0.1, seeds=[0], burn_in=100.0, record_every=5, init_std=0.2)
-    var = (tr.states[:, :, :500] ** 2).mean().item()
-    # same 6% as at (4, 2, 0) plus the slow drift of the simulation (blocks +10% over 250 units)
-    assert res.converged and var == pytest.approx(res.delta0, rel=0.10)
+@pytest.mark.parametrize("point", [(3.0, 5.0, 0.0), (2.5, 10.0, 0.0)])
+def test_strong_update_gate_static_split_vs_simulation(point):
+    # the two-pass route: pass 1 (no static part) finds no decaying solution, pass 2 (static/dynamic
+    # split) converges. Measured (200 paths, seed 0): (3,5,0) Delta0 0.0895, q_h/Delta0 0.69;
+    # (2.5,10,0) 0.0522, 1.00 (= the static mean-field solution). N = 1000 simulations (seeds 0, 1,
+    # 400 time units after 300): <h^2> 0.0880, 0.0893 and 0.0508, 0.0473.
+    res = _strong_dmft(point)
+    assert res.converged and res.diagnostics["static_init"] > 0
+    assert res.diagnostics["static_fraction"] > 0.3  # a genuine static part, no longer flagged
+    # <h^2>: networks differ by 7% at (2.5,10,0) (0.0508 vs 0.0473), 100-unit blocks of one network by
+    # +-4%, the DMFT's Monte-Carlo s.e. ~1%: 12%
+    assert _strong_sim(point)[0] == pytest.approx(res.delta0, rel=0.12)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="(3, 5, 0): the split DMFT's C_h is flatter than the network's: "
+                   "C_h(20)/Delta0 1.003 vs 0.943 (N = 1000, burn-in 100) / 0.989 (burn-in 300), C_h(100)/Delta0 "
+                   "0.975 vs 0.83-0.84 (N = 1000, two networks)")
+def test_strong_update_gate_correlation_shape_vs_simulation():
+    point = (3.0, 5.0, 0.0)
+    res, sim = _strong_dmft(point), _strong_sim(point)
+    for L in (5, 20):
+        # slow dynamics: both normalised correlations near 1; 100-unit records scatter ~0.02: 0.03
+        assert sim[L] / sim[0] == pytest.approx(_lag(res, L) / res.delta0, abs=0.03)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="alpha_z = 20: the split DMFT converges (200 paths: Delta0 0.0844, "
+                   "q_h/Delta0 0.55, dynamic tail 0.45) but lies 12-16% above N = 1000 simulations (0.0728, "
+                   "0.0755; 400 units after 300), which have not relaxed from their initial state")
+def test_alpha_z_20_static_split_vs_simulation():
+    point = (3.0, 20.0, 0.0)
+    res = _strong_dmft(point)
+    # same 12% as at alpha_z = 5, 10
+    assert res.converged and _strong_sim(point)[0] == pytest.approx(res.delta0, rel=0.12)
