@@ -45,6 +45,14 @@ What the gap was, point by point:
   default τ_max = 100 it converges to 0.044. The stationary DMFT is 15% below the
   small-initial-state simulation: recorded as xfail below (N = 4000 was not affordable on this
   machine: ~0.35 s per RK4 step under load).
+
+*Update (static/dynamic split, second pass of the sampling route):* the strong-gate points now
+converge with a static part (200 paths, seed 0): (3, 5, 0) Δ₀ 0.0895 (q_h/Δ₀ 0.69) vs N = 1000
+networks 0.0880, 0.0893; (2.5, 10, 0) 0.0522 (fully static, = the fixed-point solution) vs 0.0508,
+0.0473; (3, 20, 0) 0.0844 (0.55) vs 0.0728, 0.0755 (xfail). N = 1000 runs: 400 time units after a
+300-unit burn-in from init std 0.3; full table in the dmft module docstring and in
+``benchmarks/theory_alpha_z_finite_n.py``. The DMFT's C_h decays more slowly than the networks'
+(C_h(100)/Δ₀ 0.975 vs 0.83 at (3, 5, 0): xfail).
 """
 from __future__ import annotations
 
@@ -68,14 +76,35 @@ def test_sampling_route_is_exact_at_alpha_z_zero():
 
 
 def test_sampling_route_is_deterministic_given_seed():
-    m = GatedRNN(3.0, 3.0, 0.0)
-    a = dmft(m, n_paths=32, tau_max=30.0, lyapunov=False, on_fail="return")
-    b = dmft(m, n_paths=32, tau_max=30.0, lyapunov=False, on_fail="return")
+    m = GatedRNN(4.0, 2.0, 0.0)
+    kw = dict(n_paths=16, tau_max=20.0, max_iter=8, lyapunov=False, on_fail="return")
+    a, b = dmft(m, **kw), dmft(m, **kw)
     assert a.delta0 == b.delta0 and a.diagnostics == b.diagnostics
     assert np.isnan(a.lambda_max) and a.diagnostics["mc_noise"] > 0
-    # this cheap setting (32 paths, 30-unit window) lands on a flat, unresolved C_h (C(29)/C(0) =
-    # 0.99; it used to be returned as converged): it is flagged now
-    assert not a.converged and a.diagnostics["tail_ratio"] > 0.5
+
+
+def test_replica_pairs_share_the_static_field():
+    # paths 2k and 2k+1 share the quenched fields and have independent dynamic parts; since h is a
+    # gate-weighted average of eta_h with weights summing to one, E[h^a h^b] = q_eta whatever the gate
+    # (and exactly so for the frozen-gate control h0). 400 pairs x 100 time units: the overlap's
+    # Monte-Carlo s.e. is ~ q_eta sqrt(2/400) ~ 0.07 q_eta (the static draws dominate); 4 s.e. bound
+    from neurolatent.theory.dmft import _autocorr, _overlap, _sampled_h, _white
+
+    m, dt, n, q = GatedRNN(3.0, 5.0, 0.0), 0.1, 500, 0.2
+    tau = np.arange(n) * dt
+    C_phi = q + 0.3 * np.exp(-tau / 2.0)
+    n_tot, P = n + n // 2, 800
+    rng = np.random.default_rng(0)
+    noise = (_white(P, n_tot, rng), _white(P, n_tot, rng), rng.standard_normal(P),
+             rng.standard_normal(P // 2), rng.standard_normal(P // 2))
+    h, h0, z, eta, C_h0, q_eta = _sampled_h(m, C_phi, q, dt, n_tot, noise, 0.5)
+    assert q_eta == pytest.approx(0.25 * q, rel=1e-9)  # alpha_r = 0: sigma_r = 1/2, q_eta = q/4
+    keep = slice(n // 2, None)
+    assert _overlap(h[:, keep]) == pytest.approx(q_eta, rel=0.3)
+    assert _overlap(h0[:, keep]) == pytest.approx(q_eta, rel=0.3)
+    assert _overlap(z[:, keep]) == pytest.approx(q, rel=0.3)  # z's static variance is q_phi
+    # the frozen-gate control path has the exact correlation C_h0 (Gaussian, static + filtered)
+    np.testing.assert_allclose(_autocorr(h0[:, keep], 50), C_h0[:50], atol=0.15 * C_h0[0])
 
 
 def test_unresolved_window_is_flagged_with_reason():
@@ -88,7 +117,7 @@ def test_unresolved_window_is_flagged_with_reason():
     m = GatedRNN(4.0, 2.0, 0.0)
     res = dmft(m, tau_max=4.0, n_paths=200, lyapunov=False, on_fail="return")
     assert not res.converged and res.diagnostics["tail_ratio"] > TAIL_RATIO_MAX
-    assert "nearly static" in res.diagnostics["nonconvergence_reason"]
+    assert "unresolved window" in res.diagnostics["nonconvergence_reason"]
     with pytest.raises(DMFTConvergenceError, match="raise max_iter or tau_max"):
         dmft(m, tau_max=4.0, n_paths=200, lyapunov=False)
 
@@ -107,15 +136,67 @@ def test_alpha_z_dmft_matches_large_simulation():
     assert var == pytest.approx(res.delta0, rel=0.06)
 
 
+# simulations of N = 1000 networks at the strong-gate points, shared by the tests below: burn-in 100
+# from init std 0.3 (~ sqrt(Delta0): frozen units keep their initial h), 100 recorded time units
+_STRONG = {(3.0, 5.0, 0.0): None, (2.5, 10.0, 0.0): None, (3.0, 20.0, 0.0): None}
+
+
+def _strong_sim(point):
+    if _STRONG[point] is None:
+        tr = simulate(GatedRNN(*point), N=1000, T=100.0, dt=0.1, seeds=[0], burn_in=100.0, record_every=5,
+                      init_std=0.3)
+        H = tr.states[0, :, :1000].double().numpy()
+        C = {L: float(np.mean(H[: len(H) - 2 * L] * H[2 * L:])) for L in (0, 5, 20)}  # record step 0.5
+        _STRONG[point] = C
+    return _STRONG[point]
+
+
+def _lag(res, L):
+    return float(res.autocorrelation[int(round(L / (res.tau[1] - res.tau[0])))])
+
+
+_DMFT = {}
+
+
+def _strong_dmft(point):
+    if point not in _DMFT:
+        _DMFT[point] = dmft(GatedRNN(*point), n_paths=200, lyapunov=False, on_fail="return")
+    return _DMFT[point]
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="alpha_z = 10: nearly static solution; with 300 paths the DMFT does not "
-                                        "converge (residual 0.088 after 300 iterations, iterate Delta0 0.0009; "
-                                        "flagged) vs simulated 0.0515 +- 0.001 (N = 500, init std 0.2); earlier "
-                                        "route: 0.044. See the dmft module docstring")
-def test_strong_update_gate_dmft_vs_simulation():
-    m = GatedRNN(2.5, 10.0, 0.0)
-    res = dmft(m, n_paths=300, lyapunov=False, on_fail="return")
-    tr = simulate(m, N=500, T=150.0, dt=0.1, seeds=[0], burn_in=100.0, record_every=5, init_std=0.2)
-    var = (tr.states[:, :, :500] ** 2).mean().item()
-    # same 6% as at (4, 2, 0) plus the slow drift of the simulation (blocks +10% over 250 units)
-    assert res.converged and var == pytest.approx(res.delta0, rel=0.10)
+@pytest.mark.parametrize("point", [(3.0, 5.0, 0.0), (2.5, 10.0, 0.0)])
+def test_strong_update_gate_static_split_vs_simulation(point):
+    # the two-pass route: pass 1 (no static part) finds no decaying solution, pass 2 (static/dynamic
+    # split) converges. Measured (200 paths, seed 0): (3,5,0) Delta0 0.0895, q_h/Delta0 0.69;
+    # (2.5,10,0) 0.0522, 1.00 (= the static mean-field solution). N = 1000 simulations (seeds 0, 1,
+    # 400 time units after 300): <h^2> 0.0880, 0.0893 and 0.0508, 0.0473.
+    res = _strong_dmft(point)
+    assert res.converged and res.diagnostics["static_init"] > 0
+    assert res.diagnostics["static_fraction"] > 0.3  # a genuine static part, no longer flagged
+    # <h^2>: networks differ by 7% at (2.5,10,0) (0.0508 vs 0.0473), 100-unit blocks of one network by
+    # +-4%, the DMFT's Monte-Carlo s.e. ~1%: 12%
+    assert _strong_sim(point)[0] == pytest.approx(res.delta0, rel=0.12)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="(3, 5, 0): the split DMFT's C_h is flatter than the network's: "
+                   "C_h(20)/Delta0 1.003 vs 0.943 (N = 1000, burn-in 100) / 0.989 (burn-in 300), C_h(100)/Delta0 "
+                   "0.975 vs 0.83-0.84 (N = 1000, two networks)")
+def test_strong_update_gate_correlation_shape_vs_simulation():
+    point = (3.0, 5.0, 0.0)
+    res, sim = _strong_dmft(point), _strong_sim(point)
+    for L in (5, 20):
+        # slow dynamics: both normalised correlations near 1; 100-unit records scatter ~0.02: 0.03
+        assert sim[L] / sim[0] == pytest.approx(_lag(res, L) / res.delta0, abs=0.03)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="alpha_z = 20: the split DMFT converges (200 paths: Delta0 0.0844, "
+                   "q_h/Delta0 0.55, dynamic tail 0.45) but lies 12-16% above N = 1000 simulations (0.0728, "
+                   "0.0755; 400 units after 300); slow relaxation from the initial state or a DMFT error: not settled")
+def test_alpha_z_20_static_split_vs_simulation():
+    point = (3.0, 20.0, 0.0)
+    res = _strong_dmft(point)
+    # same 12% as at alpha_z = 5, 10
+    assert res.converged and _strong_sim(point)[0] == pytest.approx(res.delta0, rel=0.12)

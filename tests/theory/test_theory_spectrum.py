@@ -136,12 +136,12 @@ def test_slow_modes_grow_with_alpha_z():
 @pytest.mark.slow
 def test_slow_mode_fraction_prediction_from_sampling_dmft():
     m = GatedRNN(3.0, 20.0, 0.0)
-    # At alpha_z = 20 most units are nearly frozen, so C_h has a static part and the DMFT's tail
-    # guard flags the result (residual 6e-6, C_h(tau_max)/Delta0 = 0.92). The flag is asserted and
-    # the flagged samples used on purpose: the slow-mode fraction depends on the z-gate values,
-    # which this check shows match simulation all the same.
+    # At alpha_z = 20 most units are nearly frozen, so C_h has a static part: the one-pass route's
+    # tail guard flagged it (C_h(tau_max)/Delta0 = 0.92); the static/dynamic split (pass 2) resolves
+    # it (200 paths: q_h/Delta0 = 0.55, dynamic tail 0.45, near the guard, hence on_fail="return").
+    # The slow-mode fraction depends on the z-gate values, which this check compares with simulation.
     res = dmft(m, n_paths=500, on_fail="return")
-    assert not res.converged and "nearly static" in res.diagnostics["nonconvergence_reason"]
+    assert res.diagnostics["static_fraction"] > 0.3
     p = jacobian_spectrum(m, samples=res, eps=0.02)
     emp = empirical_spectrum(m, N=300, burn_in=100.0)
     # measured: predicted 0.122 vs empirical 0.129 (N = 300); Monte-Carlo DMFT noise ~2.5%
