@@ -190,3 +190,56 @@ def test_shrink_perturb_helps_under_label_noise(noisy_and_clean_runs):
 def test_shrink_perturb_helps_without_noise(noisy_and_clean_runs):
     std, sp = noisy_and_clean_runs[0.0, "std"], noisy_and_clean_runs[0.0, "sp"]
     assert sp.mean() > std.mean(), (std, sp)
+
+
+def _shift_augment(x, y):
+    """The 8x8 digits and their four 1-pixel shifts (background-filled), stacked: 5x the data."""
+    img, bg = x.reshape(-1, 8, 8), float(x.min())
+    outs = [img]
+    for dim, step in ((1, 1), (1, -1), (2, 1), (2, -1)):
+        s = torch.roll(img, step, dims=dim)
+        edge = 0 if step == 1 else -1
+        if dim == 1:
+            s[:, edge, :] = bg
+        else:
+            s[:, :, edge] = bg
+        outs.append(s)
+    return torch.cat(outs).reshape(-1, 64), y.repeat(5)
+
+
+# weight decay of the reduced "tuned" runs: the value benchmarks/reinit.py's validation selection over
+# {1e-4, 1e-3, 1e-2} (noisy held-out fifth) picks for most seeds; the test skips the selection to save ~10 s
+TUNED_WD = 1e-4
+
+
+@pytest.fixture(scope="module")
+def noisy_tuned_runs():
+    """Final test accuracy of standard training and shrink-and-perturb with weight decay + augmentation.
+
+    Same net, optimiser, seeds and 40% flipped labels as ``noisy_and_clean_runs``; the training set
+    and its four 1-pixel shifts (5x the data), 10 epochs (the schedule scaled: ShrinkPerturb(0.4, 0.1)
+    every 2 epochs up to epoch 8), Adam weight decay ``TUNED_WD``.
+    """
+    from neurolatent.methods.common import load_digits
+
+    d = load_digits(seed=0)
+    out = {"std": [], "sp": []}
+    for s in range(3):
+        x, y = _shift_augment(d.x_train, _flip(d.y_train, 0.4, s))
+        for name in out:
+            cb = ShrinkPerturb(0.4, 0.1, every=2, stop=8, seed=s) if name == "sp" else None
+            h = train(MLP(64, (128, 128), 10, seed=s), (x, y), epochs=10, lr=3e-3, weight_decay=TUNED_WD,
+                      batch_size=128, seed=s, callback=cb, eval_data=(d.x_test, d.y_test))
+            out[name].append(h["eval_accuracy"][-1])
+    return {k: np.array(v) for k, v in out.items()}
+
+
+@pytest.mark.slow
+def test_shrink_perturb_gain_shrinks_with_weight_decay_and_augmentation(noisy_and_clean_runs, noisy_tuned_runs):
+    gain_untuned = noisy_and_clean_runs[0.4, "sp"] - noisy_and_clean_runs[0.4, "std"]
+    gain_tuned = noisy_tuned_runs["sp"] - noisy_tuned_runs["std"]
+    # measured (seeds 0, 1, 2): untuned gain 0.134 0.109 0.102 (std 0.795 0.822 0.837); tuned: std 0.949 0.922
+    # 0.960, sp 0.935 0.918 0.958 -> gain -0.013 -0.004 -0.002, a drop of 0.147 0.114 0.105 per seed (the full
+    # benchmark, with the wd selection and a held-out fifth: +0.115 -> -0.008). Margin 0.05 per seed, about
+    # half the smallest measured drop: the seed-to-seed spread of a gain is ~0.02
+    assert np.all(gain_tuned < gain_untuned - 0.05), (gain_untuned, gain_tuned, noisy_tuned_runs)
