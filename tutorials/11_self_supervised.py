@@ -32,6 +32,7 @@ import os
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
 from neurolatent.methods.common import load_digits
