@@ -23,6 +23,7 @@ import gpytorch
 import torch
 
 from ..kernels import ManifoldRBFKernel
+from ._scratch import SCRATCH
 
 __all__ = ["kernel_dense", "kernel_diag", "set_kernel_hypers", "kzz_cholesky", "whitened_cross",
            "svgp_marginals", "rbf_marginal_moments",
@@ -142,13 +143,22 @@ class _RBFMoments(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, sq, inv_l2, alpha, Q):
-        E = sq.unsqueeze(1) * (-0.5 * inv_l2)[:, None, None]  # (K, N, M, B)
+        K, M, B = sq.shape
+        N = inv_l2.shape[0]
+        E = SCRATCH.take((K, N, M, B), sq.dtype, sq.device)  # written whole before it is read
+        torch.mul(sq.unsqueeze(1), (-0.5 * inv_l2)[:, None, None], out=E)
         E.exp_()
         W = torch.cat([alpha.unsqueeze(-2), Q], -2)  # (N, 1 + M, M): one product gives both moments
-        P = W @ E  # (K, N, 1 + M, B)
-        quad = (E * P[:, :, 1:]).sum(2)
-        ctx.save_for_backward(sq, inv_l2, alpha, Q, E)
-        return P[:, :, 0], quad
+        P = SCRATCH.take((K, N, 1 + M, B), sq.dtype, sq.device)
+        torch.matmul(W, E, out=P)  # (K, N, 1 + M, B)
+        mean = P[:, :, 0].clone()
+        quad = P[:, :, 1:].mul_(E).sum(2)
+        SCRATCH.give(P)
+        if any(ctx.needs_input_grad):
+            ctx.save_for_backward(sq, inv_l2, alpha, Q, E)
+        else:
+            SCRATCH.give(E)
+        return mean, quad
 
     @staticmethod
     def backward(ctx, g_mean, g_quad):
@@ -157,10 +167,13 @@ class _RBFMoments(torch.autograd.Function):
         K, N, M, B = E.shape
         g_mean, g_quad = g_mean.contiguous(), g_quad.contiguous()
         d_alpha = (E @ g_mean.unsqueeze(-1)).squeeze(-1).sum(0)  # (N, M)
-        EG = E * g_quad.unsqueeze(2)  # E diag(g_quad)
+        EG = SCRATCH.take(E.shape, E.dtype, E.device, avoid=E)
+        torch.mul(E, g_quad.unsqueeze(2), out=EG)  # E diag(g_quad)
         d_Q = (EG @ E.transpose(-1, -2)).sum(0)  # (N, M, M)
         # dL/dE = alpha g_mean^T (mean) + (Q + Q^T) E diag(g_quad) = 2 Q E diag(g_quad) (quadratic form)
-        G = (2 * Q) @ EG
+        G = SCRATCH.take(E.shape, E.dtype, E.device, avoid=E)
+        torch.matmul(2 * Q, EG, out=G)
+        SCRATCH.give(EG)
         G.view(K * N, M, B).baddbmm_(alpha.expand(K, N, M).reshape(K * N, M, 1), g_mean.view(K * N, 1, B))
         dz = G.mul_(E).view(K, N, M * B)  # dL/dz with E = exp(z), z = -sq inv_l2 / 2
         d_sq = d_inv = None
@@ -168,6 +181,8 @@ class _RBFMoments(torch.autograd.Function):
             d_sq = (-0.5 * inv_l2).view(1, 1, N).matmul(dz).view(K, M, B)
         if ctx.needs_input_grad[1]:
             d_inv = (dz @ sq.reshape(K, M * B, 1)).sum(0).view(N) * -0.5
+        SCRATCH.give(G)
+        SCRATCH.give(E)  # a later forward's in-place write makes a retained graph's reuse of E fail loudly
         return d_sq, d_inv, d_alpha, d_Q
 
 
