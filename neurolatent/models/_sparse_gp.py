@@ -115,9 +115,10 @@ def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None
         osc = kernel.outputscale if neurons is None else kernel.outputscale[neurons]
         alpha, Q = alpha * osc[:, None], Q * (osc ** 2)[:, None, None]
     base = kernel.base_kernel if scaled else kernel
-    kdiag = kernel_diag(kernel, g, neurons)  # (K, N_sel, B)
     # (the fused path has one lengthscale per neuron: ARD lengthscales (N, 1, C > 1) take the general one)
     if fused and isinstance(base, ManifoldRBFKernel) and base.active_dims is None and base.lengthscale.shape[-1] == 1:
+        # k(x, x) = s exp(0) = s exactly (the distance of a point to itself is set to 0): no kernel call
+        kdiag = osc.view(1, -1, 1) if scaled else torch.ones((), dtype=Z.dtype, device=Z.device)
         sq = base.manifold.pairwise_sq_dist(Z, g)  # (K, M, B): shared by the neurons
         ell = base.lengthscale.reshape(-1)  # (N,) or (1,)
         ell = ell if neurons is None or ell.numel() == 1 else ell[neurons]
@@ -130,6 +131,7 @@ def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None
             mean, quad = moments(sq, inv_l2, alpha, Q)  # (K, N_sel, B) each
         var = kdiag + quad
         return mean.transpose(-1, -2) + c, var.clamp_min(1e-10).transpose(-1, -2)
+    kdiag = kernel_diag(kernel, g, neurons)  # (K, N_sel, B)
     Kzx = kernel_dense(base, Z, g.unsqueeze(-3))  # (K, N_all or 1, M, B)
     if neurons is not None and Kzx.shape[-3] > 1:
         Kzx = Kzx[:, neurons]
@@ -167,14 +169,16 @@ class _RBFMoments(torch.autograd.Function):
         K, N, M, B = E.shape
         g_mean, g_quad = g_mean.contiguous(), g_quad.contiguous()
         d_alpha = (E @ g_mean.unsqueeze(-1)).squeeze(-1).sum(0)  # (N, M)
-        EG = SCRATCH.take(E.shape, E.dtype, E.device, avoid=E)
+        # [E diag(g_quad); g_mean] (K, N, M + 1, B): one product [2Q, alpha] @ it gives dL/dE below
+        EGx = SCRATCH.take((K, N, M + 1, B), E.dtype, E.device)
+        EG = EGx[:, :, :M]
         torch.mul(E, g_quad.unsqueeze(2), out=EG)  # E diag(g_quad)
+        EGx[:, :, M] = g_mean
         d_Q = (EG @ E.transpose(-1, -2)).sum(0)  # (N, M, M)
         # dL/dE = alpha g_mean^T (mean) + (Q + Q^T) E diag(g_quad) = 2 Q E diag(g_quad) (quadratic form)
         G = SCRATCH.take(E.shape, E.dtype, E.device, avoid=E)
-        torch.matmul(2 * Q, EG, out=G)
-        SCRATCH.give(EG)
-        G.view(K * N, M, B).baddbmm_(alpha.expand(K, N, M).reshape(K * N, M, 1), g_mean.view(K * N, 1, B))
+        torch.matmul(torch.cat([2 * Q, alpha.unsqueeze(-1)], -1), EGx, out=G)
+        SCRATCH.give(EGx)
         dz = G.mul_(E).view(K, N, M * B)  # dL/dz with E = exp(z), z = -sq inv_l2 / 2
         d_sq = d_inv = None
         if ctx.needs_input_grad[0]:
