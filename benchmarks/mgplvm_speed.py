@@ -391,6 +391,67 @@ def case_ab(args):
     return rows
 
 
+def case_scratch(args):
+    """Default fly steps with the fused moments' scratch tensors reused (the default) vs freshly allocated.
+
+    One process, one model, the two settings interleaved (``ScratchPool.max_bytes = 0`` gives
+    nothing back, so every large temporary is a fresh allocation): median CPU ms per step over
+    ``--ab-rounds`` rounds of 10 steps each. Then two default fly fits (``--ab-steps`` steps,
+    seed 0, early stopping off), one per setting: the largest relative difference of their ELBO
+    trajectories (0 when the arithmetic is the same, as it is).
+    """
+    from neurolatent.datasets import load_fly_ellipsoid_body
+    from neurolatent.models._scratch import SCRATCH
+
+    try:
+        Y = load_fly_ellipsoid_body()["dff"].astype(float)
+    except Exception as e:  # noqa: BLE001 - report and continue with the other cases
+        return [("fly step", "skipped: " + str(e)[:60], "", "", "")]
+    m = MGPLVM("T1", seed=0, device=args.device, dtype=args.dtype).fit(Y, max_steps=20, progress=False,
+                                                                        early_stopping=False)
+    cap = SCRATCH.max_bytes
+    settings = {"scratch reused": cap, "fresh allocations": 0}
+    steps = {k: _step_fn(m, True, torch.Generator(device=args.device).manual_seed(0)) for k in settings}
+
+    def use(k):
+        SCRATCH.clear()
+        SCRATCH.max_bytes = settings[k]
+
+    try:
+        objs = {}
+        for k in settings:
+            use(k)
+            objs[k] = steps[k]()
+        cpu = {k: [] for k in settings}
+        for _ in range(args.ab_rounds):
+            for k in settings:
+                use(k)
+                c0 = time.process_time()
+                for _ in range(10):
+                    steps[k]()
+                cpu[k].append((time.process_time() - c0) / 10 * 1e3)
+        hist = {}
+        for k in settings:
+            use(k)
+            hist[k] = MGPLVM("T1", seed=0, device=args.device, dtype=args.dtype).fit(
+                Y, max_steps=args.ab_steps, progress=False, early_stopping=False).elbo_history
+    finally:
+        SCRATCH.clear()
+        SCRATCH.max_bytes = cap
+    a, b = hist.values()
+    rel = float(np.max(np.abs(a - b) / np.abs(b)))
+    base = float(np.median(cpu["fresh allocations"]))
+    rows = []
+    for k in settings:
+        c = float(np.median(cpu[k]))
+        rows.append((f"fly step, {k}", f"{1e3 / c:.1f}", "", f"{c:.2f} ms CPU (rounds: "
+                     + ", ".join(f"{x:.1f}" for x in cpu[k]) + ")",
+                     f"objective {objs[k]:.6f}; {base / c:.2f}x fresh allocations"))
+    rows.append((f"fly fit, {args.ab_steps} steps, both settings", "", str(len(a)), "",
+                 f"ELBO trajectories: max relative difference {rel:.1e}"))
+    return rows
+
+
 def case_fitcmp(args):
     """The default fly fit (600 steps, early stopping on) with autograd vs fused marginals, back to back."""
     from neurolatent.datasets import load_fly_ellipsoid_body
@@ -556,7 +617,7 @@ def main(argv=None):
     args.dtype = getattr(torch, args.dtype)
     rows = []
     for case in args.cases.split(","):
-        cases = {"step": case_step, "fitcmp": case_fitcmp, "fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem,
+        cases = {"step": case_step, "scratch": case_scratch, "fitcmp": case_fitcmp, "fly": case_fly, "syn10k": case_syn10k, "mem100k": case_mem,
                  "fitopts": case_fitopts, "ab": case_ab}
         new = cases[case](args)
         print(*new, sep="\n", flush=True)  # partial results as they come
