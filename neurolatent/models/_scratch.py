@@ -13,6 +13,8 @@ temporaries the ``E`` it is reading (``take(avoid=)``).
 """
 from __future__ import annotations
 
+import threading
+
 import torch
 
 __all__ = ["ScratchPool", "SCRATCH"]
@@ -42,6 +44,7 @@ class ScratchPool:
         self.max_bytes, self.per_key = int(max_bytes), int(per_key)
         self._free: dict = {}
         self._bytes = 0
+        self._lock = threading.Lock()  # fits in several threads share the pool
 
     def take(self, shape, dtype: torch.dtype, device: torch.device, avoid: torch.Tensor | None = None) -> torch.Tensor:
         """A tensor of ``shape`` (uninitialised contents: write it completely before reading).
@@ -50,31 +53,34 @@ class ScratchPool:
         retained graph's second backward does): never handed out by this call.
         """
         key = (tuple(shape), dtype, torch.device(device))
-        free = self._free.get(key)
         skip = None if avoid is None else avoid.data_ptr()
-        for i in range(len(free) - 1, -1, -1) if free else ():
-            if free[i].data_ptr() != skip:
-                t = free.pop(i)
-                self._bytes -= t.numel() * t.element_size()
-                return t
+        with self._lock:
+            free = self._free.get(key)
+            for i in range(len(free) - 1, -1, -1) if free else ():
+                if free[i].data_ptr() != skip:
+                    t = free.pop(i)
+                    self._bytes -= t.numel() * t.element_size()
+                    return t
         return torch.empty(key[0], dtype=dtype, device=device)
 
     def give(self, t: torch.Tensor) -> None:
         """Return ``t`` (contiguous, owning its storage, seen by no caller any more) for reuse."""
         nbytes = t.numel() * t.element_size()
         key = (tuple(t.shape), t.dtype, t.device)
-        free = self._free.setdefault(key, [])
-        if any(f.data_ptr() == t.data_ptr() for f in free):  # given twice (a retained graph's second backward)
-            return
-        if len(free) >= self.per_key or self._bytes + nbytes > self.max_bytes:
-            return
-        free.append(t)
-        self._bytes += nbytes
+        with self._lock:
+            free = self._free.setdefault(key, [])
+            if any(f.data_ptr() == t.data_ptr() for f in free):  # given twice (a retained graph's second backward)
+                return
+            if len(free) >= self.per_key or self._bytes + nbytes > self.max_bytes:
+                return
+            free.append(t)
+            self._bytes += nbytes
 
     def clear(self) -> None:
         """Drop every held tensor."""
-        self._free.clear()
-        self._bytes = 0
+        with self._lock:
+            self._free.clear()
+            self._bytes = 0
 
 
 SCRATCH = ScratchPool()

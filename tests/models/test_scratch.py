@@ -86,3 +86,31 @@ def test_second_backward_of_a_retained_graph_is_exact():
         for a, b in zip(grads[0], g):
             assert torch.equal(a, b)  # same operations on the same values: bitwise equal
     SCRATCH.clear()
+
+
+def test_threads_sharing_the_pool_get_exact_gradients():
+    """Fits in threads share SCRATCH: each backward must still see its own E (compared to a serial run)."""
+    import threading
+
+    xs = [_inputs(s, K=2, N=3, M=4, B=50) for s in range(4)]
+
+    def grads(x):
+        m, q = rbf_marginal_moments(*x)
+        return torch.autograd.grad((m * q).sum(), x)
+
+    ref = [grads(x) for x in xs]
+    got = [None] * len(xs)
+
+    def work(i):
+        for _ in range(20):
+            got[i] = grads(xs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r, g in zip(ref, got):
+        for a, b in zip(r, g):
+            assert torch.equal(a, b)  # same operations on the same values: bitwise equal
+    SCRATCH.clear()
