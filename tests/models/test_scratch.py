@@ -114,3 +114,16 @@ def test_threads_sharing_the_pool_get_exact_gradients():
         for a, b in zip(r, g):
             assert torch.equal(a, b)  # same operations on the same values: bitwise equal
     SCRATCH.clear()
+
+
+def test_a_fit_leaves_no_scratch_tensors_held():
+    from neurolatent.datasets.synthetic_manifolds import make_manifold_recording
+    from neurolatent.models import MGPLVM
+
+    ds = make_manifold_recording("T1", n_neurons=5, n_time=40, noise=0.1, seed=0)
+    m = MGPLVM("T1", seed=0, n_inducing=6)
+    seen = []
+    m.fit(ds["Y"], max_steps=3, progress=False, early_stopping=False,
+          callback=lambda *a, **k: seen.append(SCRATCH._bytes))
+    assert max(seen) > 0  # the steps reused scratch tensors
+    assert SCRATCH._bytes == 0  # and the fit let them go
