@@ -64,6 +64,10 @@ trajectories 1.7e-11 and final ``elbo(seed=0)`` 2375.236938620 vs 2375.236938624
 rank-1 term's round-off; with the scratch tensors alone the trajectories were bitwise equal).
 The first-step objective with float32 moments moved from 1921.399 to 1921.409 (float32
 round-off of another product order; float64: 1921.401 in both trees).
+Tried and left out: K_zz and its Cholesky factor straight from the manifold's distance instead of
+the GPyTorch kernel's ``forward`` (values equal to 2e-14, gradients to 3e-13) ran its forward +
+backward in 0.64-0.77 vs 0.70-0.83 ms (two runs of 7 x 200 calls): ~0.07 ms of a step, not
+worth a second code path.
 
 Earlier (adaptive windings, float32 moments, neuron minibatches; load average 11-18, so CPU
 times are ~1.5-2x an idle machine's: compare the ratios).
