@@ -138,6 +138,7 @@ def _fit_kwargs(args: argparse.Namespace) -> dict:
         early_stopping=_early_stopping(args),
         seed=args.seed,
         lr=args.lr,
+        neuron_batch_size=getattr(args, "neuron_batch_size", None),
         device=args.device,
         resume=args.resume,
         progress=not args.quiet,

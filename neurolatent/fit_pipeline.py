@@ -176,7 +176,7 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
                   seed: int | None = 0, progress: bool = True, variable: str | None = None, folds: int = 3,
                   lr: float = 0.02, n_inducing: int | None = None, prior: str = "uniform", cv_steps: int | None = None,
                   client=None, device=None, resume: bool = False, checkpoint_every: int = 100,
-                  history: str | None = None) -> dict[str, Path]:
+                  history: str | None = None, neuron_batch_size: int | None = None) -> dict[str, Path]:
     """Fit mGPLVM(s) to a recording and write ``fit.nc`` plus figures into ``out_dir``.
 
     Parameters
@@ -217,6 +217,10 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     history : str, optional
         The command that produced the file (the CLI passes its command line), stored in the
         ``history`` attribute.
+    neuron_batch_size : int, optional
+        Neurons per step of each main fit (:meth:`MGPLVM.fit`'s ``neuron_batch_size``: an
+        unbiased minibatch bound, each step about ``neuron_batch_size / N`` of a full one); the
+        cross-validation fits use all neurons. Default: all neurons.
 
     Returns
     -------
@@ -270,6 +274,10 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     ['latents_T1_a', 'latents_T1_b']
     """
     specs = [manifolds] if isinstance(manifolds, str) else list(manifolds)
+    nbs = neuron_batch_size
+    if nbs is not None and (isinstance(nbs, bool) or int(nbs) != nbs or nbs < 1):
+        raise ValueError(f"neuron_batch_size must be a positive integer (neurons per step), got {neuron_batch_size!r}; "
+                         "pass None to use all neurons")
     names = _check_options(specs, likelihood=likelihood, max_steps=max_steps, lr=lr, folds=folds, cv_steps=cv_steps,
                            bin_s=bin_s, device=device, prior=prior, n_inducing=n_inducing)
     es_spec = _early_stopping(early_stopping)
@@ -306,7 +314,7 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
                               likelihood=likelihood, max_steps=max_steps, seed=seed, progress=progress, folds=folds,
                               lr=lr, n_inducing=n_inducing, prior=prior, cv_steps=cv_steps, client=client,
                               device=device, dff=dff, zscore=zscore, bin_s=bin_s, early_stopping=early_stopping,
-                              checkpoint_every=checkpoint_every)
+                              checkpoint_every=checkpoint_every, neuron_batch_size=neuron_batch_size)
     except Exception:
         if created and not any(out_dir.iterdir()):  # a failed fit leaves no empty folder behind
             out_dir.rmdir()
@@ -319,7 +327,7 @@ def _clean(Y: xr.DataArray) -> xr.DataArray:
 
 def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, trials, *, history, likelihood, max_steps,
                    seed, progress, folds, lr, n_inducing, prior, cv_steps, client, device, dff, zscore, bin_s,
-                   early_stopping, checkpoint_every) -> dict[str, Path]:
+                   early_stopping, checkpoint_every, neuron_batch_size=None) -> dict[str, Path]:
     """The work of :func:`fit_recording` once everything was checked and ``out_dir`` exists.
 
     ``trials`` is ``None`` for one recording, else ``{"labels", "descs", "datasets"}`` and ``Y``
@@ -338,7 +346,7 @@ def _fit_and_write(ds, ds_or_path, Y, specs, names, out_dir, ckpts, es_spec, tri
         model = MGPLVM(s, likelihood=likelihood, seed=seed, n_inducing=n_inducing, prior=prior, device=device)
         es = es_spec if es_spec is False else dataclasses.replace(es_spec)
         model.fit(Yc if trials else Y, max_steps=max_steps, lr=lr, progress=progress, early_stopping=es,
-                  checkpoint=Checkpoint(ckpts[name], every=checkpoint_every))
+                  checkpoint=Checkpoint(ckpts[name], every=checkpoint_every), neuron_batch_size=neuron_batch_size)
         elbo = model.elbo_history
         if es is not False and es.stopped_at is not None:
             stop = {"stop_step": int(len(elbo)), "stop_reason": "early_stopping", "converged": 1}

@@ -107,6 +107,9 @@ def _fit_args(p: argparse.ArgumentParser, *, max_steps: int) -> None:
                    help="early stopping: a gain is significant above this fraction of the ELBO gained so far "
                         f"(default: {EARLY_STOPPING_DEFAULTS['rel_tol']})")
     g.add_argument("--lr", type=_positive(float), default=0.02, help="Adam learning rate")
+    g.add_argument("--neuron-batch-size", type=_positive(int), default=None, metavar="N",
+                   help="neurons per optimisation step (random minibatch, unbiased bound; each step costs about "
+                        "N / neurons of a full one; default: all neurons)")
     g.add_argument("--seed", type=int, default=0, help="random seed")
     g.add_argument("--device", default=None, help="torch device, e.g. cpu, cuda, cuda:1 (default: cpu)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -23,6 +23,7 @@ import gpytorch
 import torch
 
 from ..kernels import ManifoldRBFKernel
+from ._scratch import SCRATCH
 
 __all__ = ["kernel_dense", "kernel_diag", "set_kernel_hypers", "kzz_cholesky", "whitened_cross",
            "svgp_marginals", "rbf_marginal_moments",
@@ -114,9 +115,10 @@ def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None
         osc = kernel.outputscale if neurons is None else kernel.outputscale[neurons]
         alpha, Q = alpha * osc[:, None], Q * (osc ** 2)[:, None, None]
     base = kernel.base_kernel if scaled else kernel
-    kdiag = kernel_diag(kernel, g, neurons)  # (K, N_sel, B)
     # (the fused path has one lengthscale per neuron: ARD lengthscales (N, 1, C > 1) take the general one)
     if fused and isinstance(base, ManifoldRBFKernel) and base.active_dims is None and base.lengthscale.shape[-1] == 1:
+        # k(x, x) = s exp(0) = s exactly (the distance of a point to itself is set to 0): no kernel call
+        kdiag = osc.view(1, -1, 1) if scaled else torch.ones((), dtype=Z.dtype, device=Z.device)
         sq = base.manifold.pairwise_sq_dist(Z, g)  # (K, M, B): shared by the neurons
         ell = base.lengthscale.reshape(-1)  # (N,) or (1,)
         ell = ell if neurons is None or ell.numel() == 1 else ell[neurons]
@@ -129,6 +131,7 @@ def svgp_marginals(kernel, Z, q_mu, q_sqrt, mean_const, g, neurons=None, Lz=None
             mean, quad = moments(sq, inv_l2, alpha, Q)  # (K, N_sel, B) each
         var = kdiag + quad
         return mean.transpose(-1, -2) + c, var.clamp_min(1e-10).transpose(-1, -2)
+    kdiag = kernel_diag(kernel, g, neurons)  # (K, N_sel, B)
     Kzx = kernel_dense(base, Z, g.unsqueeze(-3))  # (K, N_all or 1, M, B)
     if neurons is not None and Kzx.shape[-3] > 1:
         Kzx = Kzx[:, neurons]
@@ -142,13 +145,22 @@ class _RBFMoments(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, sq, inv_l2, alpha, Q):
-        E = sq.unsqueeze(1) * (-0.5 * inv_l2)[:, None, None]  # (K, N, M, B)
+        K, M, B = sq.shape
+        N = inv_l2.shape[0]
+        E = SCRATCH.take((K, N, M, B), sq.dtype, sq.device)  # written whole before it is read
+        torch.mul(sq.unsqueeze(1), (-0.5 * inv_l2)[:, None, None], out=E)
         E.exp_()
         W = torch.cat([alpha.unsqueeze(-2), Q], -2)  # (N, 1 + M, M): one product gives both moments
-        P = W @ E  # (K, N, 1 + M, B)
-        quad = (E * P[:, :, 1:]).sum(2)
-        ctx.save_for_backward(sq, inv_l2, alpha, Q, E)
-        return P[:, :, 0], quad
+        P = SCRATCH.take((K, N, 1 + M, B), sq.dtype, sq.device)
+        torch.matmul(W, E, out=P)  # (K, N, 1 + M, B)
+        mean = P[:, :, 0].clone()
+        quad = P[:, :, 1:].mul_(E).sum(2)
+        SCRATCH.give(P)
+        if any(ctx.needs_input_grad):
+            ctx.save_for_backward(sq, inv_l2, alpha, Q, E)
+        else:
+            SCRATCH.give(E)
+        return mean, quad
 
     @staticmethod
     def backward(ctx, g_mean, g_quad):
@@ -157,17 +169,24 @@ class _RBFMoments(torch.autograd.Function):
         K, N, M, B = E.shape
         g_mean, g_quad = g_mean.contiguous(), g_quad.contiguous()
         d_alpha = (E @ g_mean.unsqueeze(-1)).squeeze(-1).sum(0)  # (N, M)
-        EG = E * g_quad.unsqueeze(2)  # E diag(g_quad)
+        # [E diag(g_quad); g_mean] (K, N, M + 1, B): one product [2Q, alpha] @ it gives dL/dE below
+        EGx = SCRATCH.take((K, N, M + 1, B), E.dtype, E.device)
+        EG = EGx[:, :, :M]
+        torch.mul(E, g_quad.unsqueeze(2), out=EG)  # E diag(g_quad)
+        EGx[:, :, M] = g_mean
         d_Q = (EG @ E.transpose(-1, -2)).sum(0)  # (N, M, M)
         # dL/dE = alpha g_mean^T (mean) + (Q + Q^T) E diag(g_quad) = 2 Q E diag(g_quad) (quadratic form)
-        G = (2 * Q) @ EG
-        G.view(K * N, M, B).baddbmm_(alpha.expand(K, N, M).reshape(K * N, M, 1), g_mean.view(K * N, 1, B))
+        G = SCRATCH.take(E.shape, E.dtype, E.device, avoid=E)
+        torch.matmul(torch.cat([2 * Q, alpha.unsqueeze(-1)], -1), EGx, out=G)
+        SCRATCH.give(EGx)
         dz = G.mul_(E).view(K, N, M * B)  # dL/dz with E = exp(z), z = -sq inv_l2 / 2
         d_sq = d_inv = None
         if ctx.needs_input_grad[0]:
             d_sq = (-0.5 * inv_l2).view(1, 1, N).matmul(dz).view(K, M, B)
         if ctx.needs_input_grad[1]:
             d_inv = (dz @ sq.reshape(K, M * B, 1)).sum(0).view(N) * -0.5
+        SCRATCH.give(G)
+        SCRATCH.give(E)  # a later forward's in-place write makes a retained graph's reuse of E fail loudly
         return d_sq, d_inv, d_alpha, d_Q
 
 
@@ -179,7 +198,11 @@ def rbf_marginal_moments(sq: torch.Tensor, inv_l2: torch.Tensor, alpha: torch.Te
     (K, M, B) = :math:`\\rho(z_m, g_{kb})` with per-neuron ``inv_l2`` (N,) = :math:`1/\\ell_n^2`,
     ``alpha`` (N, M) and a symmetric ``Q`` (N, M, M). Returns two (K, N, B) tensors. A custom
     autograd function: one exp and one batched product ``[alpha; Q] @ E`` forward, and a backward
-    that reuses ``E`` and ``Q E`` (checked against finite differences in the tests).
+    that reuses ``E`` and makes ``dL/dE`` in one product ``[2Q, alpha] @ [E diag(g_quad); g_mean]``
+    (checked against finite differences in the tests). Its large (K, N, M, B) temporaries and the
+    saved ``E`` come from a free list of scratch tensors (:mod:`neurolatent.models._scratch`)
+    instead of fresh allocations, whose page faults cost a third of its time at the default fly
+    step's shapes.
     """
     return _RBFMoments.apply(sq, inv_l2, alpha, Q)
 

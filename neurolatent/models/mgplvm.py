@@ -55,6 +55,7 @@ from ._init import farthest_point_indices, pca_init
 from ._kernels import KERNELS, make_kernel
 from ._latent import LatentPosterior, RandomWalkPrior, ReferencePrior
 from ._temporal_prior import TemporalGPPrior
+from ._scratch import SCRATCH
 from ._sparse_gp import (collapsed_bound, kl_whitened, kzz_cholesky, optimal_qu, set_kernel_hypers, svgp_marginals,
                          whitened_cross)
 
@@ -552,6 +553,7 @@ class MGPLVM(torch.nn.Module):
                              optimiser=optimiser, generators={"mc": gen})
         finally:
             self._fused_marginals = fused
+            SCRATCH.clear()  # the steps' scratch tensors (fused moments) are not held after the fit
         self.latent.freeze_scale = False
         if self.bound == "collapsed":  # explicit optimal q(u) under q(g), for predictions
             with torch.no_grad():
