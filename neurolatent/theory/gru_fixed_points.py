@@ -428,6 +428,34 @@ class FoundFixedPoints:
         """``max |λ|`` per fixed point (stable iff < 1)."""
         return np.abs(self.eigenvalues).max(axis=1) if len(self.q) else np.zeros(0)
 
+    @property
+    def field_ratio(self) -> np.ndarray:
+        r"""Field ratio :math:`\kappa = \overline{(a_h - b_h)^2} / (g_h^2\, \overline{(r\odot h)^2})` per
+        fixed point, :math:`a_h = U_h(r\odot h) + b_h` (overlines: averages over the N units).
+
+        The mean-field closure assumes the recurrent field of a fixed point is as large as that of a
+        vector independent of ``U_h`` (κ = 1 up to :math:`O(\sqrt{2/N})`). Root finding also finds
+        fixed points along directions that ``U_h`` shrinks (κ < 1, a large deviation); their ``q``
+        is the static solution with ``g_h`` replaced by ``g_h √κ`` (module docstring). ``nan`` for
+        the zero fixed point.
+
+        Examples
+        --------
+        >>> fp = find_gru_fixed_points(GRU(g_h=1.5), N=60, n_starts=2)
+        >>> np.isnan(fp.field_ratio).all()   # only the zero fixed point
+        True
+        """
+        if not len(self.q):
+            return np.zeros(0)
+        m = self.network.model
+        Ur, Uh = self.network.weights["Ur"][0].numpy(), self.network.weights["Uh"][0].numpy()
+        v = self.states * expit(self.states @ Ur.T + m.b_r)
+        num, den = np.mean((v @ Uh.T) ** 2, axis=1), m.g_h ** 2 * np.mean(v ** 2, axis=1)
+        out = np.full(len(self.q), np.nan)
+        ok = den > 1e-300
+        out[ok] = num[ok] / den[ok]
+        return out
+
     def slow_fraction(self, eps: float) -> np.ndarray:
         """Fraction of eigenvalues within ``eps`` of 1, per fixed point."""
         return np.mean(np.abs(self.eigenvalues - 1) < eps, axis=1) if len(self.q) else np.zeros(0)
