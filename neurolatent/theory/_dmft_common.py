@@ -81,7 +81,7 @@ class DMFTResult:
 
         Examples
         --------
-        >>> from neurolatent.theory import VanillaRNN
+        >>> from neurolatent.theory import VanillaRNN, dmft
         >>> ds = dmft(VanillaRNN(2.0)).to_dataset()
         >>> ds.tau.attrs["units"], ds.attrs["lambda_units"], ds.attrs["model_family"]
         ('tau', '1/tau', 'VanillaRNN')

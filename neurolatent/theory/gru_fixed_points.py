@@ -44,6 +44,18 @@ at N = 500, g_h = 3 it is within 0.1 of the measured fraction and puts the half-
 ``b_z = logit(ε)`` (measured within 0.3), while the circular law for the zero point agrees to
 counting noise (``tests/theory/test_theory_gru_fixed_points.py``).
 
+**Which fixed points the mean field describes (measured here).** The static equation is the
+closure of a *typical* fixed point: its recurrent field ``U_h(r ⊙ h)`` is as large as that of a
+vector independent of ``U_h`` (field ratio ``κ = 1``, :attr:`FoundFixedPoints.field_ratio`).
+Step-capped Newton from random and trajectory starts also finds points along directions that
+``U_h`` shrinks (κ < 1, a large deviation), whose ``q = mean(h²)`` lies below ``Δ_h``: at g_h = 3
+(Δ_h = 0.380), N = 500, seeds 0 and 1, q = 0.267-0.342 with κ = 0.77-0.91, and at N = 250 the points
+with κ = 0.98-1.05 have q = 0.35-0.41. With the measured κ the mean field holds again: q is the
+static solution with ``g_h → g_h √κ`` (within 0.01 at N = 500; up to 0.06 at N = 150-250 and κ < 0.75).
+These points are more unstable (more eigenvalues outside the unit circle), i.e. carry a larger
+Kac-Rice weight ``|det(1 - ∂h')|``; whether they are the most numerous fixed points, and whether the
+spread of κ closes with N, is not settled (``benchmarks/theory_gru_fixed_point_q.py``).
+
 Functions
 ---------
 :func:`gru_static_solutions`
@@ -442,7 +454,7 @@ class FoundFixedPoints:
         Examples
         --------
         >>> fp = find_gru_fixed_points(GRU(g_h=1.5), N=60, n_starts=2)
-        >>> np.isnan(fp.field_ratio).all()   # only the zero fixed point
+        >>> bool(np.isnan(fp.field_ratio).all())   # only the zero fixed point
         True
         """
         if not len(self.q):
