@@ -49,9 +49,10 @@ closure of a *typical* fixed point: its recurrent field ``U_h(r ⊙ h)`` is as l
 vector independent of ``U_h`` (field ratio ``κ = 1``, :attr:`FoundFixedPoints.field_ratio`).
 Step-capped Newton from random and trajectory starts also finds points along directions that
 ``U_h`` shrinks (κ < 1, a large deviation), whose ``q = mean(h²)`` lies below ``Δ_h``: at g_h = 3
-(Δ_h = 0.380), N = 500, seeds 0 and 1, q = 0.267-0.342 with κ = 0.77-0.91, and at N = 250 the points
-with κ = 0.98-1.05 have q = 0.35-0.41. With the measured κ the mean field holds again: q is the
-static solution with ``g_h → g_h √κ`` (within 0.01 at N = 500; up to 0.06 at N = 150-250 and κ < 0.75).
+(Δ_h = 0.380), N = 500, seeds 0-2, q = 0.267-0.342 with κ = 0.77-0.91, while the points with
+κ = 0.97-1.05 (N = 250 and 500) have q = 0.35-0.41. With the measured field the single-site closure
+holds again: q = ⟨tanh²(σ_a x)⟩ with the measured field variance σ_a² (within 0.02), and q is near the
+static solution with ``g_h → g_h √κ`` (within 0.05 at N = 500, 0.06 at N = 250).
 These points are more unstable (more eigenvalues outside the unit circle), i.e. carry a larger
 Kac-Rice weight ``|det(1 - ∂h')|``; whether they are the most numerous fixed points, and whether the
 spread of κ closes with N, is not settled (``benchmarks/theory_gru_fixed_point_q.py``).
