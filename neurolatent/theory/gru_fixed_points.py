@@ -44,6 +44,19 @@ at N = 500, g_h = 3 it is within 0.1 of the measured fraction and puts the half-
 ``b_z = logit(ε)`` (measured within 0.3), while the circular law for the zero point agrees to
 counting noise (``tests/theory/test_theory_gru_fixed_points.py``).
 
+**Which fixed points the mean field describes (measured here).** The static equation is the
+closure of a *typical* fixed point: its recurrent field ``U_h(r ⊙ h)`` is as large as that of a
+vector independent of ``U_h`` (field ratio ``κ = 1``, :attr:`FoundFixedPoints.field_ratio`).
+Step-capped Newton from random and trajectory starts also finds points along directions that
+``U_h`` shrinks (κ < 1, a large deviation), whose ``q = mean(h²)`` lies below ``Δ_h``: at g_h = 3
+(Δ_h = 0.380), N = 500, seeds 0-2, q = 0.267-0.342 with κ = 0.77-0.91, while the points with
+κ = 0.97-1.05 (N = 250 and 500) have q = 0.35-0.41. With the measured field the single-site closure
+holds again: q = ⟨tanh²(σ_a x)⟩ with the measured field variance σ_a² (within 0.02), and q is near the
+static solution with ``g_h → g_h √κ`` (within 0.05 at N = 500, 0.06 at N = 250).
+These points are more unstable (more eigenvalues outside the unit circle), i.e. carry a larger
+Kac-Rice weight ``|det(1 - ∂h')|``; whether they are the most numerous fixed points, and whether the
+spread of κ closes with N, is not settled (``benchmarks/theory_gru_fixed_point_q.py``).
+
 Functions
 ---------
 :func:`gru_static_solutions`
@@ -427,6 +440,34 @@ class FoundFixedPoints:
     def spectral_radius(self) -> np.ndarray:
         """``max |λ|`` per fixed point (stable iff < 1)."""
         return np.abs(self.eigenvalues).max(axis=1) if len(self.q) else np.zeros(0)
+
+    @property
+    def field_ratio(self) -> np.ndarray:
+        r"""Field ratio :math:`\kappa = \overline{(a_h - b_h)^2} / (g_h^2\, \overline{(r\odot h)^2})` per
+        fixed point, :math:`a_h = U_h(r\odot h) + b_h` (overlines: averages over the N units).
+
+        The mean-field closure assumes the recurrent field of a fixed point is as large as that of a
+        vector independent of ``U_h`` (κ = 1 up to :math:`O(\sqrt{2/N})`). Root finding also finds
+        fixed points along directions that ``U_h`` shrinks (κ < 1, a large deviation); their ``q``
+        is the static solution with ``g_h`` replaced by ``g_h √κ`` (module docstring). ``nan`` for
+        the zero fixed point.
+
+        Examples
+        --------
+        >>> fp = find_gru_fixed_points(GRU(g_h=1.5), N=60, n_starts=2)
+        >>> bool(np.isnan(fp.field_ratio).all())   # only the zero fixed point
+        True
+        """
+        if not len(self.q):
+            return np.zeros(0)
+        m = self.network.model
+        Ur, Uh = self.network.weights["Ur"][0].numpy(), self.network.weights["Uh"][0].numpy()
+        v = self.states * expit(self.states @ Ur.T + m.b_r)
+        num, den = np.mean((v @ Uh.T) ** 2, axis=1), m.g_h ** 2 * np.mean(v ** 2, axis=1)
+        out = np.full(len(self.q), np.nan)
+        ok = den > 1e-300
+        out[ok] = num[ok] / den[ok]
+        return out
 
     def slow_fraction(self, eps: float) -> np.ndarray:
         """Fraction of eigenvalues within ``eps`` of 1, per fixed point."""

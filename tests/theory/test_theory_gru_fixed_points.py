@@ -240,13 +240,53 @@ def test_n500_counts_and_stability_both_sides_of_reset_line(fp_g3):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="found fixed points spread in q below the mean-field Delta_h = 0.380 "
-                   "(g_h = 3): N = 500 seed 0: q = 0.267, 0.275, 0.342; N = 350 seeds 1, 2: max q 0.294, "
-                   "0.337; N = 200: max q 0.377, 0.314. Lower q goes with more unstable eigenvalues "
-                   "(fraction outside the unit circle 0.02 at q ~ 0.3 vs 0.13 at q ~ 0.05), consistent with "
-                   "Delta_h being the most numerous (least unstable) fixed points and Newton also finding "
-                   "rarer ones; other points: 0.0001-0.104 vs 0.156 (b_r = -0.5), 0.014-0.211 vs 0.230 "
-                   "(g_h = 2.5).")
+def test_n500_found_q_is_mean_field_at_measured_field(fp_g3):
+    """Why found fixed points have q below Δ_h = 0.380 (g_h = 3): not finite-N bias, not the zero
+    point (excluded), but *which* fixed points root finding finds. The mean-field closure assumes the
+    field ``a_h = U_h(r ⊙ h)`` of a fixed point is as large as for a vector independent of ``U_h``
+    (field ratio κ = 1 ± O(√(2/N))). The found low-q points have κ = 0.77-0.91 at N = 500: directions
+    that ``U_h`` shrinks, a large deviation. With the measured field the single-site closure holds:
+    q = ⟨tanh²(σ_a x)⟩, σ_a² = mean(a_h²) (``q_closure``), and, in closed form from κ alone, q is close
+    to the static solution of the GRU with ``g_h → g_h √κ`` (``q_pred``).
+
+    Measured (benchmarks/theory_gru_fixed_point_q.py, n_starts = 10), q | κ | q_closure | q_pred:
+    N = 500 seed 0: 0.267 | 0.771 | 0.272 | 0.277, 0.275 | 0.777 | 0.275 | 0.280, 0.342 | 0.913 | 0.341
+    | 0.346; seed 1: 0.299 | 0.821 | 0.297 | 0.303; seed 2: 0.271 | 0.851 | 0.280 | 0.318, 0.348 | 1.015
+    | 0.365 | 0.385, 0.363 | 0.971 | 0.371 | 0.369, 0.388 | 1.016 | 0.386 | 0.386. N = 1000 seed 1:
+    0.319 | 0.906 | 0.330 | 0.343. Over N = 250-1000: |q - q_closure| <= 0.018, |q - q_pred| <= 0.047
+    (N = 500) and <= 0.06 (N = 250).
+    """
+    m = GRU(g_h=3.0)
+    nz = fp_g3.q > 1e-8
+    kappa = fp_g3.field_ratio[nz]
+    Ur, Uh = (fp_g3.network.weights[k][0].numpy() for k in ("Ur", "Uh"))
+    v = fp_g3.states[nz] * expit(fp_g3.states[nz] @ Ur.T + m.b_r)
+    sd_a = np.sqrt(np.mean((v @ Uh.T) ** 2, axis=1))
+    x, w = np.polynomial.hermite_e.hermegauss(81)  # independent quadrature (not the module's)
+    q_closure = (np.tanh(sd_a[:, None] * x) ** 2) @ (w / w.sum())
+    # given the field, q is an average of N single-site terms: sd √(var(h²)/N) ≈ √(0.1/500) ≈ 0.014;
+    # bound 0.04 (~3 sd; measured <= 0.018 over 4 networks). Against Δ_h the gaps are 0.04-0.11.
+    assert np.all(np.abs(fp_g3.q[nz] - q_closure) < 0.04), (fp_g3.q[nz], q_closure)
+    q_pred = np.array([max(s.delta_h for s in gru_static_solutions(dataclasses.replace(m, g_h=3.0 * np.sqrt(k))))
+                       for k in kappa])
+    # from κ alone the closure also replaces mean((r h)²) by ⟨r²⟩ q, which atypical points violate at
+    # O(1 - κ): measured <= 0.047 at N = 500 (seeds 0-2), 0.0095 for this network; bound 0.06
+    assert np.all(np.abs(fp_g3.q[nz] - q_pred) < 0.06), (fp_g3.q[nz], kappa, q_pred)
+    # the deficit below Δ_h is carried by the field: every point well below Δ_h has κ below the band
+    # of a typical field (3 √(2/500) = 0.19 is that band; measured κ <= 0.91 for these points)
+    low = fp_g3.q[nz] < gru_static_solutions(m)[1].delta_h - 0.04
+    assert low.any() and np.all(kappa[low] < 1 - 0.05), kappa
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="the found points are not the typical (kappa = 1) ones: q below the "
+                   "mean-field Delta_h = 0.380 (g_h = 3), explained by the field ratio kappa < 1 (test above). "
+                   "Does the spread close with N? max q over seeds: N = 250 (seeds 0-3) 0.216, 0.405, 0.410, "
+                   "0.401; N = 500 (seeds 0-2) 0.342, 0.299, 0.388 (seed 0 with 30 starts: 0.364); N = 1000 "
+                   "(seeds 0-2, one nonzero point each) 0.338, 0.319, 0.340 (kappa 0.95, 0.91, 0.96). Lower q goes "
+                   "with more unstable eigenvalues (fraction outside the unit circle 0.02-0.04 at q ~ 0.3 vs "
+                   "0.06-0.08 at q ~ 0.2), i.e. a larger |det(1 - Jacobian)|, the Kac-Rice weight; whether "
+                   "atypical-field points are the most numerous is not settled here.")
 def test_n500_found_variance_is_delta_h(fp_g3):
     delta = gru_static_solutions(GRU(g_h=3.0))[1].delta_h
     nz = fp_g3.q > 1e-8
