@@ -1,7 +1,8 @@
 """The abstract :class:`Manifold` every latent space implements.
 
-Contract: ``/work/briefs/manifold_api.md`` (names and shapes as written there). Additions that
-do not change any contract name or shape, listed here so the model side can rely on them:
+The contract is the abstract methods below (names and shapes as documented on each) and
+``tests/manifolds/test_manifold_contract.py``, which every manifold passes. Beyond the core
+operations, the model side relies on:
 
 * ``pairwise_sq_dist(x1, x2, diag=False)``: ``diag=True`` returns the element-wise squared
   chordal distance ``(..., n)`` between paired rows (what GPyTorch asks a kernel for).
