@@ -149,11 +149,12 @@ def _y_units(ds: xr.Dataset, Y: xr.DataArray, *, dff: bool, zscore: bool, likeli
     return str(units) if units else "a.u."
 
 
-def _check_options(specs, *, likelihood, max_steps, lr, folds, cv_steps, bin_s, device, prior, n_inducing):
+def _check_options(specs, *, likelihood, max_steps, lr, folds, cv_steps, bin_s, device, prior, n_inducing,
+                   neuron_batch_size=None):
     """Every option that can be checked without data, so that nothing starts on a bad one."""
     if not specs:
         raise ValueError("manifolds is empty; pass e.g. 'T1' or ['T1', 'R1']")
-    for name, value in (("max_steps", max_steps), ("cv_steps", cv_steps)):
+    for name, value in (("max_steps", max_steps), ("cv_steps", cv_steps), ("neuron_batch_size", neuron_batch_size)):
         if value is not None and (isinstance(value, bool) or int(value) != value or int(value) < 1):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if not float(lr) > 0:
@@ -274,12 +275,9 @@ def fit_recording(ds_or_path, manifolds="T1", likelihood: str = "gaussian", out_
     ['latents_T1_a', 'latents_T1_b']
     """
     specs = [manifolds] if isinstance(manifolds, str) else list(manifolds)
-    nbs = neuron_batch_size
-    if nbs is not None and (isinstance(nbs, bool) or int(nbs) != nbs or nbs < 1):
-        raise ValueError(f"neuron_batch_size must be a positive integer (neurons per step), got {neuron_batch_size!r}; "
-                         "pass None to use all neurons")
     names = _check_options(specs, likelihood=likelihood, max_steps=max_steps, lr=lr, folds=folds, cv_steps=cv_steps,
-                           bin_s=bin_s, device=device, prior=prior, n_inducing=n_inducing)
+                           bin_s=bin_s, device=device, prior=prior, n_inducing=n_inducing,
+                           neuron_batch_size=neuron_batch_size)
     es_spec = _early_stopping(early_stopping)
     from .likelihoods import get_likelihood
 
