@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..._utils import make_generator
 from .augment import RandomResizedCrop, make_augment
 from .losses import SSLLoss, check_views
 
@@ -113,7 +114,7 @@ def cross_view_kl(encoder: nn.Module, x: torch.Tensor, augment=None, *, temperat
     evaluation mode over batches of ``batch_size`` (the distributions are over each batch).
     """
     aug = make_augment(augment)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = make_generator(seed)
     was = encoder.training
     encoder.eval()
     dev = next(iter(encoder.parameters())).device
