@@ -177,3 +177,18 @@ def make_generator(seed: int | None, device: torch.device | str = "cpu") -> torc
     else:
         gen.manual_seed(int(seed))
     return gen
+
+
+def map_chunks(client, fn, items: list, *, per_worker: int = 1, **kwargs) -> list:
+    """``fn(chunk, **kwargs)`` for contiguous chunks of ``items`` on a Dask ``client``; the outputs in order.
+
+    ``per_worker`` chunks per worker (``min(len(items), per_worker * n_workers)`` chunks, sizes
+    differing by at most one, as :func:`numpy.array_split`): one task per item costs more in
+    scheduling than a cheap item costs to evaluate. Tasks are not pure (``pure=False``): the
+    same arguments sent twice run twice.
+    """
+    import numpy as np
+
+    n_chunks = min(len(items), per_worker * max(len(client.scheduler_info()["workers"]), 1))
+    chunks = [[items[i] for i in c] for c in np.array_split(np.arange(len(items)), n_chunks)]
+    return client.gather(client.map(fn, chunks, **kwargs, pure=False))

@@ -37,7 +37,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from .._utils import atomic_path
+from .._utils import atomic_path, map_chunks
 from .._version import __version__
 from .dmft import dmft
 from .fixed_points import fixed_point_dmft
@@ -146,10 +146,7 @@ def _grid_dmft(models, quantities, dmft_kwargs, client):
     if client is None:
         parts = [dmft_grid(models, **kw)]
     else:
-        n_chunks = min(len(models), max(len(client.scheduler_info()["workers"]), 1))
-        chunks = [list(c) for c in np.array_split(np.arange(len(models)), n_chunks)]
-        futures = client.map(dmft_grid, [[models[i] for i in c] for c in chunks], **kw, pure=False)
-        parts = client.gather(futures)
+        parts = map_chunks(client, dmft_grid, models, **kw)
     cat = lambda k: np.concatenate([p[k] for p in parts])  # noqa: E731
     phase = cat("phase")
     vals = {"delta0": cat("delta0"), "lambda_max": cat("lambda_max"), "converged": cat("converged").astype(float),
@@ -228,12 +225,9 @@ def phase_diagram(model_factory, grid: dict, quantities=("zero_fp_stable", "n_st
     else:
         # chunks of points per task: one task per point costs more in scheduling than a cheap
         # point costs to evaluate (measured: 1681 single-point tasks were slower than serial)
-        n_chunks = min(len(models), 8 * max(len(client.scheduler_info()["workers"]), 1))
-        chunks = [list(c) for c in np.array_split(np.arange(len(models)), n_chunks)]
-        futures = client.map(_chunk, [[models[i] for i in c] for c in chunks], quantities=quantities,
-                             dmft_kwargs=dmft_kwargs, cache_dir=None if cache_dir is None else str(cache_dir),
-                             pure=False)
-        results = [r for part in client.gather(futures) for r in part]
+        parts = map_chunks(client, _chunk, models, per_worker=8, quantities=quantities, dmft_kwargs=dmft_kwargs,
+                           cache_dir=None if cache_dir is None else str(cache_dir))
+        results = [r for part in parts for r in part]
     shape = tuple(len(coords[n]) for n in names)
     data = {q: (names, np.array([np.nan if r[q] is None else r[q] for r in results]).reshape(shape))
             for q in quantities}

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 import xarray as xr
 from tqdm.auto import tqdm
 
-from ..._utils import resolve_device
+from ..._utils import map_chunks, resolve_device
 from ..common.data import ClassificationData
 from ..common.models import MLP
 from .run import check_tasks, run
@@ -265,11 +265,8 @@ def forgetting_sweep(tasks: Sequence[ClassificationData], *, widths: Sequence[in
         results = [_one_point(p, tasks, run_kwargs) for p in tqdm(points, desc="forgetting sweep",
                                                                   disable=not progress)]
     else:
-        n_chunks = min(len(points), max(len(client.scheduler_info()["workers"]), 1))
-        chunks = [list(c) for c in np.array_split(np.arange(len(points)), n_chunks)]
-        futures = client.map(_chunk, [[points[i] for i in c] for c in chunks], tasks=tasks, run_kwargs=run_kwargs,
-                             pure=False)
-        results = [r for part in client.gather(futures) for r in part]
+        parts = map_chunks(client, _chunk, points, tasks=tasks, run_kwargs=run_kwargs)
+        results = [r for part in parts for r in part]
     return _assemble(results, points, width_coord, depths_l, bn_l, seeds_l, tasks, matched, run_kwargs)
 
 
